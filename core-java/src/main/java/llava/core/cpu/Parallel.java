@@ -1,0 +1,46 @@
+package llava.core.cpu;
+
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.RecursiveAction;
+
+/** Splits index ranges over the CPU cores. */
+public final class Parallel {
+    private Parallel() {}
+
+    private static final int THREADS = Math.max(1, Integer.getInteger("llava.cpu.threads",
+        Runtime.getRuntime().availableProcessors()));
+    private static final ForkJoinPool POOL = THREADS == 1 ? null : new ForkJoinPool(THREADS);
+
+    public static int threads() { return THREADS; }
+
+    @FunctionalInterface
+    public interface RangeBody {
+        void run(int start, int end);
+    }
+
+    /**
+     * Runs body over [0, n) in chunks of at least {@code grain} indices, in parallel when there
+     * is enough work. Nested calls (from inside a parallel body) run sequentially.
+     */
+    public static void forRange(int n, int grain, RangeBody body) {
+        if (n <= 0) return;
+        int chunks = Math.min(THREADS, Math.max(1, n / Math.max(1, grain)));
+        if (chunks <= 1 || POOL == null || ForkJoinTask.inForkJoinPool()) {
+            body.run(0, n);
+            return;
+        }
+        POOL.invoke(new RecursiveAction() {
+            @Override
+            protected void compute() {
+                ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks - 1];
+                for (int c = 1; c < chunks; c++) {
+                    int s = (int) ((long) n * c / chunks), e = (int) ((long) n * (c + 1) / chunks);
+                    tasks[c - 1] = ForkJoinTask.adapt(() -> body.run(s, e)).fork();
+                }
+                body.run(0, (int) ((long) n / chunks));
+                for (int i = tasks.length - 1; i >= 0; i--) tasks[i].join();
+            }
+        });
+    }
+}
