@@ -4,11 +4,331 @@ import llava.core.DType;
 import llava.core.Tensor;
 
 /**
- * Attention on the CPU, one query row at a time with an online softmax over key blocks, so
- * memory stays linear in the sequence length. Math in double; results stored in the output dtype.
+ * Attention on the CPU with an online softmax over blocks of keys, so memory stays linear in the
+ * sequence length (no Tq x Tk matrix is ever built).
+ *
+ * <p>F32/BF16/F16 (F32 math): queries are processed in blocks of {@link #BQ} rows against key
+ * blocks of {@link #BK}: scores = Q K^T and the output update P V are small GEMMs on
+ * {@link FloatKernels#gemm} (K is transposed once per head into an F32 buffer), exponentials are
+ * vectorised, and tasks (batch, head, query block) are spread over the cores with dynamic
+ * scheduling, which balances causal rows of uneven length. Few query rows (decode) skip the
+ * transposition and take dot products against the key rows directly. The backward pass
+ * recomputes the probabilities from the saved logsumexp (FlashAttention-2 style), keeps dK/dV
+ * partial sums per worker and adds them up at the end.
+ *
+ * <p>F64 (gradchecks): one query row at a time in double, with the logsumexp recomputed exactly.
  */
 final class CpuAttention {
     private CpuAttention() {}
+
+    /** Query rows and keys per block. */
+    static final int BQ = 48, BK = 64;
+    /** Below this many query rows the forward pass works row by row (decode). */
+    static final int ROW_MODE_MAX_TQ = 8;
+
+    static void forward(Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, double scale, Tensor out, Tensor lse) {
+        if (q.dtype() == DType.F64) forwardF64(q, k, v, mask, causal, scale, out, lse);
+        else if (q.size(2) <= ROW_MODE_MAX_TQ) forwardRows(q, k, v, mask, causal, (float) scale, out, lse);
+        else forwardBlocked(q, k, v, mask, causal, (float) scale, out, lse);
+    }
+
+    static void backward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor gOut, Tensor mask, boolean causal,
+                         double scale, Tensor gq, Tensor gk, Tensor gv) {
+        if (q.dtype() == DType.F64) backwardF64(q, k, v, out, lse, gOut, mask, causal, scale, gq, gk, gv);
+        else backwardBlocked(q, k, v, out, lse, gOut, mask, causal, (float) scale, gq, gk, gv);
+    }
+
+    /** Geometry shared by the F32 passes. */
+    private record Dims(int B, int Hq, int Hkv, int group, int Tq, int Tk, int D, int shift, int nqb) {
+        static Dims of(Tensor q, Tensor k) {
+            int B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3), Hkv = k.size(1), Tk = k.size(2);
+            return new Dims(B, Hq, Hkv, Hq / Hkv, Tq, Tk, D, Tk - Tq, (Tq + BQ - 1) / BQ);
+        }
+
+        /** Keys [0, end) visible to query row i (causal), or all keys. */
+        int keyEnd(boolean causal, int i) { return causal ? Math.max(0, Math.min(Tk, i + shift + 1)) : Tk; }
+    }
+
+    /**
+     * Rows [0, T) of head (b, h) of op as floats: dst[dOff + j * D + d] (row-major), or
+     * dst[dOff + d * T + j] (transposed).
+     */
+    private static void loadHead(Op op, int b, int h, int T, int D, float[] dst, int dOff, boolean transposed, float[] row) {
+        for (int j = 0; j < T; j++) {
+            if (!transposed) {
+                Access.loadF(op.arr, op.dt, op.at(b, h, j), op.sd, D, dst, dOff + j * D);
+            } else {
+                Access.loadF(op.arr, op.dt, op.at(b, h, j), op.sd, D, row, 0);
+                for (int d = 0; d < D; d++) dst[dOff + d * T + j] = row[d];
+            }
+        }
+    }
+
+    /** Scores row i of a block: scale, then -inf for keys that are masked out or beyond end. */
+    private static void maskRow(float[] s, int off, int nk, float scale, int j0, int end, boolean[] km, int kmOff, FloatKernels fk) {
+        fk.scale(s, off, nk, scale, s, off);
+        int vis = Math.max(0, Math.min(nk, end - j0));
+        for (int jj = vis; jj < nk; jj++) s[off + jj] = Float.NEGATIVE_INFINITY;
+        if (km != null) {
+            for (int jj = 0; jj < vis; jj++) if (!km[kmOff + j0 + jj]) s[off + jj] = Float.NEGATIVE_INFINITY;
+        }
+    }
+
+    /**
+     * Online-softmax update of one query row with a block of scaled scores s[off..off + nk):
+     * p = exp(s - m_new) written in place, l and the accumulator row rescaled by exp(m - m_new).
+     */
+    private static void onlineUpdate(float[] s, int off, int nk, float[] m, float[] l, int i, float[] acc, int accOff, int D,
+                                     FloatKernels fk) {
+        float bm = fk.max(s, off, nk);
+        if (bm == Float.NEGATIVE_INFINITY) { // nothing visible in this block
+            java.util.Arrays.fill(s, off, off + nk, 0f);
+            return;
+        }
+        float mNew = Math.max(m[i], bm);
+        float alpha = m[i] == Float.NEGATIVE_INFINITY ? 0f : fk.exp(m[i] - mNew);
+        double sum = fk.expSum(s, off, nk, mNew, s, off);
+        l[i] = (float) (l[i] * alpha + sum);
+        if (alpha != 1f) fk.scale(acc, accOff, D, alpha, acc, accOff);
+        m[i] = mNew;
+    }
+
+    /** out row = acc / l (0 when no key was visible), lse = m + log l. */
+    private static void finishRow(float[] acc, int accOff, float m, float l, int D, Op oo, int b, int h, int i,
+                                  float[] lseArr, int lseIdx, FloatKernels fk) {
+        if (l == 0) {
+            java.util.Arrays.fill(acc, accOff, accOff + D, 0f);
+            lseArr[lseIdx] = Float.NEGATIVE_INFINITY;
+        } else {
+            fk.scale(acc, accOff, D, 1f / l, acc, accOff);
+            lseArr[lseIdx] = (float) (m + Math.log(l));
+        }
+        Access.storeF(acc, accOff, D, oo.arr, oo.dt, oo.at(b, h, i), oo.sd);
+    }
+
+    /** Per-worker buffers of the forward pass. */
+    private static final class FwdScratch {
+        final float[] q, s, acc, m, l, row;
+
+        FwdScratch(int rows, int D) {
+            q = new float[rows * D];
+            s = new float[rows * BK];
+            acc = new float[rows * D];
+            m = new float[rows];
+            l = new float[rows];
+            row = new float[D];
+        }
+    }
+
+    private static void forwardBlocked(Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, float scale, Tensor out, Tensor lse) {
+        Dims g = Dims.of(q, k);
+        int D = g.D, Tk = g.Tk;
+        Op qo = Op.of(q), ko = Op.of(k), vo = Op.of(v), oo = Op.of(out);
+        boolean[] km = keyMask(mask);
+        float[] lseArr = (float[]) CpuBackend.arr(lse);
+        int lseOff = lse.offset();
+        FloatKernels fk = FloatKernels.get();
+        int heads = g.B * g.Hkv;
+        // K transposed to [D, Tk] and V as [Tk, D], in F32, per kv head
+        float[] kt = new float[heads * D * Tk], vf = new float[heads * Tk * D];
+        Parallel.forRange(heads, 1, (s, e) -> {
+            float[] row = new float[D];
+            for (int bh = s; bh < e; bh++) {
+                loadHead(ko, bh / g.Hkv, bh % g.Hkv, Tk, D, kt, bh * D * Tk, true, row);
+                loadHead(vo, bh / g.Hkv, bh % g.Hkv, Tk, D, vf, bh * Tk * D, false, row);
+            }
+        });
+        Parallel.forDynamic(g.B * g.Hq * g.nqb, () -> new FwdScratch(BQ, D), (w, task) -> {
+            int qb = task % g.nqb, h = (task / g.nqb) % g.Hq, b = task / (g.nqb * g.Hq);
+            int bh = b * g.Hkv + h / g.group;
+            int i0 = qb * BQ, mq = Math.min(BQ, g.Tq - i0);
+            for (int i = 0; i < mq; i++) Access.loadF(qo.arr, qo.dt, qo.at(b, h, i0 + i), qo.sd, D, w.q, i * D);
+            java.util.Arrays.fill(w.acc, 0, mq * D, 0f);
+            java.util.Arrays.fill(w.m, 0, mq, Float.NEGATIVE_INFINITY);
+            java.util.Arrays.fill(w.l, 0, mq, 0f);
+            int kEnd = g.keyEnd(causal, i0 + mq - 1);
+            for (int j0 = 0; j0 < kEnd; j0 += BK) {
+                int nk = Math.min(BK, kEnd - j0);
+                java.util.Arrays.fill(w.s, 0, mq * BK, 0f);
+                fk.gemm(mq, nk, D, w.q, 0, D, kt, bh * D * Tk + j0, Tk, w.s, 0, BK);
+                for (int i = 0; i < mq; i++) {
+                    maskRow(w.s, i * BK, nk, scale, j0, g.keyEnd(causal, i0 + i), km, b * Tk, fk);
+                    onlineUpdate(w.s, i * BK, nk, w.m, w.l, i, w.acc, i * D, D, fk);
+                }
+                fk.gemm(mq, D, nk, w.s, 0, BK, vf, bh * Tk * D + j0 * D, D, w.acc, 0, D);
+            }
+            for (int i = 0; i < mq; i++) {
+                finishRow(w.acc, i * D, w.m[i], w.l[i], D, oo, b, h, i0 + i, lseArr, lseOff + (b * g.Hq + h) * g.Tq + i0 + i, fk);
+            }
+        }, null);
+    }
+
+    /** Decode-style forward: each query row takes dot products with the key rows directly. */
+    private static void forwardRows(Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, float scale, Tensor out, Tensor lse) {
+        Dims g = Dims.of(q, k);
+        int D = g.D, Tk = g.Tk;
+        Op qo = Op.of(q), ko = Op.of(k), vo = Op.of(v), oo = Op.of(out);
+        boolean[] km = keyMask(mask);
+        float[] lseArr = (float[]) CpuBackend.arr(lse);
+        int lseOff = lse.offset();
+        FloatKernels fk = FloatKernels.get();
+        boolean kDirect = ko.dt == DType.F32 && ko.sd == 1, vDirect = vo.dt == DType.F32 && vo.sd == 1;
+        int tasks = g.B * g.Hq * g.Tq;
+        Parallel.forDynamic(tasks, () -> new FwdScratch(1, D), (w, task) -> {
+            int i = task % g.Tq, h = (task / g.Tq) % g.Hq, b = task / (g.Tq * g.Hq), hk = h / g.group;
+            Access.loadF(qo.arr, qo.dt, qo.at(b, h, i), qo.sd, D, w.q, 0);
+            java.util.Arrays.fill(w.acc, 0, D, 0f);
+            w.m[0] = Float.NEGATIVE_INFINITY;
+            w.l[0] = 0;
+            int end = g.keyEnd(causal, i);
+            for (int j0 = 0; j0 < end; j0 += BK) {
+                int nk = Math.min(BK, end - j0);
+                for (int jj = 0; jj < nk; jj++) {
+                    int at = ko.at(b, hk, j0 + jj);
+                    if (kDirect) {
+                        w.s[jj] = (float) fk.dot(w.q, 0, (float[]) ko.arr, at, D);
+                    } else {
+                        Access.loadF(ko.arr, ko.dt, at, ko.sd, D, w.row, 0);
+                        w.s[jj] = (float) fk.dot(w.q, 0, w.row, 0, D);
+                    }
+                }
+                maskRow(w.s, 0, nk, scale, j0, end, km, b * Tk, fk);
+                onlineUpdate(w.s, 0, nk, w.m, w.l, 0, w.acc, 0, D, fk);
+                for (int jj = 0; jj < nk; jj++) {
+                    float p = w.s[jj];
+                    int at = vo.at(b, hk, j0 + jj);
+                    if (vDirect) {
+                        fk.axpy(p, (float[]) vo.arr, at, w.acc, 0, D);
+                    } else {
+                        Access.loadF(vo.arr, vo.dt, at, vo.sd, D, w.row, 0);
+                        fk.axpy(p, w.row, 0, w.acc, 0, D);
+                    }
+                }
+            }
+            finishRow(w.acc, 0, w.m[0], w.l[0], D, oo, b, h, i, lseArr, lseOff + (b * g.Hq + h) * g.Tq + i, fk);
+        }, null);
+    }
+
+    /** Per-worker buffers of the backward pass, with dK/dV partial sums for one kv head. */
+    private static final class BwdScratch {
+        final float[] q, dout, dq, s, dp, t, lse, di, row;
+        final float[] dk, dv;
+        int head = -1, touched;
+
+        BwdScratch(int D, int Tk) {
+            q = new float[BQ * D];
+            dout = new float[BQ * D];
+            dq = new float[BQ * D];
+            s = new float[BQ * BK];
+            dp = new float[BQ * BK];
+            t = new float[BK * BQ];
+            lse = new float[BQ];
+            di = new float[BQ];
+            row = new float[D];
+            dk = new float[Tk * D];
+            dv = new float[Tk * D];
+        }
+    }
+
+    private static void backwardBlocked(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor gOut, Tensor mask,
+                                        boolean causal, float scale, Tensor gq, Tensor gk, Tensor gv) {
+        Dims g = Dims.of(q, k);
+        int D = g.D, Tk = g.Tk;
+        Op qo = Op.of(q), ko = Op.of(k), vo = Op.of(v), oo = Op.of(out), go = Op.of(gOut);
+        Op gqo = Op.of(gq), gko = Op.of(gk), gvo = Op.of(gv);
+        boolean[] km = keyMask(mask);
+        float[] lseArr = (float[]) CpuBackend.arr(lse);
+        int lseOff = lse.offset();
+        FloatKernels fk = FloatKernels.get();
+        int heads = g.B * g.Hkv, hs = Tk * D;
+        // per kv head, in F32: K as [Tk, D], K^T and V^T as [D, Tk]
+        float[] kf = new float[heads * hs], kt = new float[heads * hs], vt = new float[heads * hs];
+        Parallel.forRange(heads, 1, (s, e) -> {
+            float[] row = new float[D];
+            for (int bh = s; bh < e; bh++) {
+                int b = bh / g.Hkv, hk = bh % g.Hkv;
+                loadHead(ko, b, hk, Tk, D, kf, bh * hs, false, row);
+                loadHead(ko, b, hk, Tk, D, kt, bh * hs, true, row);
+                loadHead(vo, b, hk, Tk, D, vt, bh * hs, true, row);
+            }
+        });
+        float[] dkAll = new float[heads * hs], dvAll = new float[heads * hs];
+        java.util.function.Consumer<BwdScratch> flush = w -> {
+            if (w.head < 0) return;
+            int n = w.touched * D, base = w.head * hs;
+            synchronized (dkAll) {
+                fk.binary(FloatKernels.Bin.ADD, dkAll, base, 1, w.dk, 0, 1, dkAll, base, n);
+                fk.binary(FloatKernels.Bin.ADD, dvAll, base, 1, w.dv, 0, 1, dvAll, base, n);
+            }
+            java.util.Arrays.fill(w.dk, 0, n, 0f);
+            java.util.Arrays.fill(w.dv, 0, n, 0f);
+            w.head = -1;
+            w.touched = 0;
+        };
+        // tasks ordered by kv head, so that a worker's consecutive tasks mostly share dK/dV partials
+        int perHead = g.group * g.nqb;
+        Parallel.forDynamic(heads * perHead, () -> new BwdScratch(D, Tk), (w, task) -> {
+            int bh = task / perHead, r = task % perHead;
+            int b = bh / g.Hkv, h = (bh % g.Hkv) * g.group + r / g.nqb, qb = r % g.nqb;
+            if (w.head != bh) {
+                flush.accept(w);
+                w.head = bh;
+            }
+            int i0 = qb * BQ, mq = Math.min(BQ, g.Tq - i0);
+            for (int i = 0; i < mq; i++) {
+                int row = i0 + i;
+                Access.loadF(qo.arr, qo.dt, qo.at(b, h, row), qo.sd, D, w.q, i * D);
+                Access.loadF(go.arr, go.dt, go.at(b, h, row), go.sd, D, w.dout, i * D);
+                Access.loadF(oo.arr, oo.dt, oo.at(b, h, row), oo.sd, D, w.row, 0);
+                w.di[i] = (float) fk.dot(w.dout, i * D, w.row, 0, D);
+                w.lse[i] = lseArr[lseOff + (b * g.Hq + h) * g.Tq + row];
+            }
+            java.util.Arrays.fill(w.dq, 0, mq * D, 0f);
+            int kEnd = g.keyEnd(causal, i0 + mq - 1);
+            w.touched = Math.max(w.touched, kEnd);
+            for (int j0 = 0; j0 < kEnd; j0 += BK) {
+                int nk = Math.min(BK, kEnd - j0);
+                java.util.Arrays.fill(w.s, 0, mq * BK, 0f);
+                java.util.Arrays.fill(w.dp, 0, mq * BK, 0f);
+                fk.gemm(mq, nk, D, w.q, 0, D, kt, bh * hs + j0, Tk, w.s, 0, BK);       // S = Q K^T
+                fk.gemm(mq, nk, D, w.dout, 0, D, vt, bh * hs + j0, Tk, w.dp, 0, BK);   // dP = dO V^T
+                for (int i = 0; i < mq; i++) {
+                    int off = i * BK;
+                    if (w.lse[i] == Float.NEGATIVE_INFINITY) { // row saw no key: no gradient
+                        java.util.Arrays.fill(w.s, off, off + nk, 0f);
+                        java.util.Arrays.fill(w.dp, off, off + nk, 0f);
+                        continue;
+                    }
+                    maskRow(w.s, off, nk, scale, j0, g.keyEnd(causal, i0 + i), km, b * Tk, fk);
+                    fk.expScale(w.s, off, nk, w.lse[i], 1f, w.s, off);                   // P = exp(S - lse)
+                    fk.binary(FloatKernels.Bin.SUB, w.dp, off, 1, w.di, i, 0, w.dp, off, nk);
+                    fk.binary(FloatKernels.Bin.MUL, w.dp, off, 1, w.s, off, 1, w.dp, off, nk);
+                    fk.scale(w.dp, off, nk, scale, w.dp, off);                          // dS = P (dP - Di) scale
+                }
+                fk.gemm(mq, D, nk, w.dp, 0, BK, kf, bh * hs + j0 * D, D, w.dq, 0, D);   // dQ += dS K
+                transpose(w.dp, mq, nk, BK, w.t);
+                fk.gemm(nk, D, mq, w.t, 0, BQ, w.q, 0, D, w.dk, j0 * D, D);              // dK += dS^T Q
+                transpose(w.s, mq, nk, BK, w.t);
+                fk.gemm(nk, D, mq, w.t, 0, BQ, w.dout, 0, D, w.dv, j0 * D, D);           // dV += P^T dO
+            }
+            for (int i = 0; i < mq; i++) Access.storeF(w.dq, i * D, D, gqo.arr, gqo.dt, gqo.at(b, h, i0 + i), gqo.sd);
+        }, flush);
+        Parallel.forRange(heads, 1, (s, e) -> {
+            for (int bh = s; bh < e; bh++) {
+                int b = bh / g.Hkv, hk = bh % g.Hkv;
+                for (int j = 0; j < Tk; j++) {
+                    Access.storeF(dkAll, bh * hs + j * D, D, gko.arr, gko.dt, gko.at(b, hk, j), gko.sd);
+                    Access.storeF(dvAll, bh * hs + j * D, D, gvo.arr, gvo.dt, gvo.at(b, hk, j), gvo.sd);
+                }
+            }
+        });
+    }
+
+    /** dst[j * BQ + i] = src[i * ld + j] for i < m, j < n. */
+    private static void transpose(float[] src, int m, int n, int ld, float[] dst) {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) dst[j * BQ + i] = src[i * ld + j];
+    }
 
     /** Operand layout of a [B, H, T, D] tensor. */
     private record Op(Object arr, DType dt, int off, int sb, int sh, int st, int sd) {
@@ -30,7 +350,7 @@ final class CpuAttention {
         return m;
     }
 
-    static void forward(Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, double scale, Tensor out, Tensor lse) {
+    private static void forwardF64(Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, double scale, Tensor out, Tensor lse) {
         int B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3);
         int Hkv = k.size(1), Tk = k.size(2);
         int group = Hq / Hkv;
@@ -77,8 +397,8 @@ final class CpuAttention {
         });
     }
 
-    static void backward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor gOut, Tensor mask, boolean causal,
-                         double scale, Tensor gq, Tensor gk, Tensor gv) {
+    private static void backwardF64(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor gOut, Tensor mask, boolean causal,
+                                    double scale, Tensor gq, Tensor gk, Tensor gv) {
         int B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3);
         int Hkv = k.size(1), Tk = k.size(2);
         int group = Hq / Hkv;
@@ -88,7 +408,6 @@ final class CpuAttention {
         float[] lseArr = (float[]) CpuBackend.arr(lse);
         int lseOff = lse.offset();
         int shift = Tk - Tq;
-        boolean exactLse = q.dtype() == DType.F64;
         // one task per (batch, kv head): it owns gk/gv rows of that head, so no races
         Parallel.forRange(B * Hkv, 1, (s, e) -> {
             double[] qr = new double[D], kr = new double[D], vr = new double[D], gor = new double[D], orow = new double[D];
@@ -115,7 +434,7 @@ final class CpuAttention {
                             Access.store(gqr, D, gqo.arr, gqo.dt, gqo.at(b, h, i), gqo.sd);
                             continue;
                         }
-                        if (exactLse) { // float64 gradchecks: recompute the logsumexp exactly
+                        { // float64 gradchecks: recompute the logsumexp exactly
                             double m = Double.NEGATIVE_INFINITY, l = 0;
                             for (int j = 0; j < jEnd; j++) {
                                 if (km != null && !km[b * Tk + j]) continue;

@@ -160,12 +160,18 @@ public final class CpuBackend implements Backend {
     public void unary(UnaryOp op, Tensor x, Tensor out, double a, double b) {
         DType xd = x.dtype(), od = out.dtype();
         Object xa = arr(x), oa = arr(out);
-        if (xd == DType.F32 && od == DType.F32 && op == UnaryOp.AFFINE) {
-            float fa = (float) a, fb = (float) b;
-            Strided.of(out, x).forEach(true, (n, o, inc) -> {
-                float[] xs = (float[]) xa, os = (float[]) oa;
-                for (int i = 0; i < n; i++) os[o[0] + i * inc[0]] = xs[o[1] + i * inc[1]] * fa + fb;
-            });
+        if (xd == DType.F32 && od == DType.F32) {
+            float[] xs = (float[]) xa, os = (float[]) oa;
+            if (op == UnaryOp.AFFINE) {
+                float fa = (float) a, fb = (float) b;
+                Strided.of(out, x).forEach(true, (n, o, inc) -> {
+                    for (int i = 0; i < n; i++) os[o[0] + i * inc[0]] = xs[o[1] + i * inc[1]] * fa + fb;
+                });
+            } else { // double math per element, straight between the float arrays
+                Strided.of(out, x).forEach(true, (n, o, inc) -> {
+                    for (int i = 0; i < n; i++) os[o[0] + i * inc[0]] = (float) MathFns.apply(op, xs[o[1] + i * inc[1]], a, b);
+                });
+            }
             return;
         }
         Strided.of(out, x).forEach(true, (n, o, inc) -> {
@@ -180,6 +186,15 @@ public final class CpuBackend implements Backend {
     public void unaryBackward(UnaryOp op, Tensor x, Tensor gy, Tensor gx) {
         Object xa = arr(x), ga = arr(gy), oa = arr(gx);
         DType xd = x.dtype(), gd = gy.dtype(), od = gx.dtype();
+        if (xd == DType.F32 && gd == DType.F32 && od == DType.F32) {
+            float[] xs = (float[]) xa, gs = (float[]) ga, os = (float[]) oa;
+            Strided.of(gx, x, gy).forEach(true, (n, o, inc) -> {
+                for (int i = 0; i < n; i++) {
+                    os[o[0] + i * inc[0]] = (float) (gs[o[2] + i * inc[2]] * MathFns.derivative(op, xs[o[1] + i * inc[1]]));
+                }
+            });
+            return;
+        }
         Strided.of(gx, x, gy).forEach(true, (n, o, inc) -> {
             double[] xb = new double[n], gb = new double[n];
             Access.load(xa, xd, o[1], inc[1], n, xb);
@@ -193,14 +208,15 @@ public final class CpuBackend implements Backend {
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
         DType ad = a.dtype(), od = out.dtype();
         Object aa = arr(a), ba = arr(b), oa = arr(out);
-        if (ad == DType.F32 && od == DType.F32 && (op == BinaryOp.ADD || op == BinaryOp.MUL || op == BinaryOp.SUB)) {
+        FloatKernels.Bin fop = floatOp(op);
+        if (ad == DType.F32 && od == DType.F32 && fop != null) {
+            FloatKernels fk = FloatKernels.get();
+            float[] x = (float[]) aa, y = (float[]) ba, z = (float[]) oa;
             Strided.of(out, a, b).forEach(true, (n, o, inc) -> {
-                float[] x = (float[]) aa, y = (float[]) ba, z = (float[]) oa;
-                int oo = o[0], ao = o[1], bo = o[2], oi = inc[0], ai = inc[1], bi = inc[2];
-                switch (op) {
-                    case ADD -> { for (int i = 0; i < n; i++) z[oo + i * oi] = x[ao + i * ai] + y[bo + i * bi]; }
-                    case SUB -> { for (int i = 0; i < n; i++) z[oo + i * oi] = x[ao + i * ai] - y[bo + i * bi]; }
-                    default -> { for (int i = 0; i < n; i++) z[oo + i * oi] = x[ao + i * ai] * y[bo + i * bi]; }
+                if (inc[0] == 1 && (inc[1] | 1) == 1 && (inc[2] | 1) == 1) {
+                    fk.binary(fop, x, o[1], inc[1], y, o[2], inc[2], z, o[0], n);
+                } else {
+                    for (int i = 0; i < n; i++) z[o[0] + i * inc[0]] = FloatKernels.apply(fop, x[o[1] + i * inc[1]], y[o[2] + i * inc[2]]);
                 }
             });
             return;
@@ -213,6 +229,19 @@ public final class CpuBackend implements Backend {
             for (int i = 0; i < n; i++) x[i] = binaryOp(op, x[i], y[i], integral);
             Access.store(x, n, oa, od, o[0], inc[0]);
         });
+    }
+
+    /** The binary ops whose F32 result equals the double result rounded to F32 (so they run in F32). */
+    private static FloatKernels.Bin floatOp(BinaryOp op) {
+        return switch (op) {
+            case ADD -> FloatKernels.Bin.ADD;
+            case SUB -> FloatKernels.Bin.SUB;
+            case MUL -> FloatKernels.Bin.MUL;
+            case DIV -> FloatKernels.Bin.DIV;
+            case MAX -> FloatKernels.Bin.MAX;
+            case MIN -> FloatKernels.Bin.MIN;
+            default -> null;
+        };
     }
 
     static double binaryOp(BinaryOp op, double x, double y, boolean integral) {
@@ -273,7 +302,13 @@ public final class CpuBackend implements Backend {
         if (rows && outN > 0) {
             int cols = count;
             int base = x.offset();
+            boolean floatSum = xd == DType.F32 && (op == ReduceOp.SUM || op == ReduceOp.MEAN);
+            FloatKernels fk = FloatKernels.get();
             Parallel.forRange(outN, Math.max(1, 16384 / Math.max(cols, 1)), (s, e) -> {
+                if (floatSum) { // vectorised, per-block F32 sums added in double
+                    for (int row = s; row < e; row++) acc[row] += fk.sum((float[]) xa, base + row * cols, cols);
+                    return;
+                }
                 double[] buf = new double[Math.min(cols, Strided.BLOCK)];
                 for (int row = s; row < e; row++) {
                     double v = acc[row];
@@ -397,6 +432,27 @@ public final class CpuBackend implements Backend {
         Object xa = arr(x), oa = arr(out);
         DType xd = x.dtype(), od = out.dtype();
         int xo = x.offset(), oo = out.offset();
+        if (xd != DType.F64) {
+            FloatKernels fk = FloatKernels.get();
+            Parallel.forRange(rows, Math.max(1, 8192 / Math.max(cols, 1)), (s, e) -> {
+                FloatRows xr = new FloatRows(x, cols), or = new FloatRows(out, cols);
+                for (int r = s; r < e; r++) {
+                    xr.load(r);
+                    or.target(r);
+                    float m = fk.max(xr.a, xr.off, cols);
+                    if (m == Float.NEGATIVE_INFINITY) m = 0;
+                    if (log) {
+                        double sum = fk.expSum(xr.a, xr.off, cols, m, null, 0);
+                        fk.addScalar(xr.a, xr.off, cols, (float) -(m + Math.log(sum)), or.a, or.off);
+                    } else {
+                        double sum = fk.expSum(xr.a, xr.off, cols, m, or.a, or.off);
+                        fk.scale(or.a, or.off, cols, (float) (1 / sum), or.a, or.off);
+                    }
+                    or.store(r);
+                }
+            });
+            return;
+        }
         Parallel.forRange(rows, Math.max(1, 8192 / Math.max(cols, 1)), (s, e) -> {
             double[] buf = new double[cols];
             for (int r = s; r < e; r++) {
@@ -424,6 +480,26 @@ public final class CpuBackend implements Backend {
         Object ya = arr(y), ga = arr(gy), oa = arr(gx);
         DType yd = y.dtype(), gd = gy.dtype(), od = gx.dtype();
         int yo = y.offset(), go = gy.offset(), oo = gx.offset();
+        if (yd != DType.F64) {
+            FloatKernels fk = FloatKernels.get();
+            Parallel.forRange(rows, Math.max(1, 8192 / Math.max(cols, 1)), (s, e) -> {
+                FloatRows yr = new FloatRows(y, cols), gr = new FloatRows(gy, cols), or = new FloatRows(gx, cols);
+                for (int r = s; r < e; r++) {
+                    yr.load(r);
+                    gr.load(r);
+                    or.target(r);
+                    if (log) {
+                        float sg = (float) fk.sum(gr.a, gr.off, cols);
+                        fk.subExpScaled(gr.a, gr.off, yr.a, yr.off, sg, or.a, or.off, cols);
+                    } else {
+                        float dot = (float) fk.dot(gr.a, gr.off, yr.a, yr.off, cols);
+                        fk.mulSub(yr.a, yr.off, gr.a, gr.off, dot, or.a, or.off, cols);
+                    }
+                    or.store(r);
+                }
+            });
+            return;
+        }
         Parallel.forRange(rows, Math.max(1, 8192 / Math.max(cols, 1)), (s, e) -> {
             double[] yb = new double[cols], gb = new double[cols];
             for (int r = s; r < e; r++) {

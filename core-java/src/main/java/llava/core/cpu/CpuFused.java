@@ -3,9 +3,17 @@ package llava.core.cpu;
 import llava.core.DType;
 import llava.core.Tensor;
 
-/** CPU kernels of the fused ops (rows layout, double-precision math, stored in each tensor's dtype). */
+/**
+ * CPU kernels of the fused ops (rows layout). F32/BF16/F16 tensors take the F32 paths built on
+ * {@link FloatKernels} (vectorised; F32 math, long sums per block in F32 and across blocks in
+ * double); F64 tensors keep exact double-precision loops (the gradcheck reference).
+ */
 final class CpuFused {
     private CpuFused() {}
+
+    private static final FloatKernels FK = FloatKernels.get();
+
+    private static boolean f64(Tensor t) { return t.dtype() == DType.F64; }
 
     private static Object arr(Tensor t) { return CpuBackend.arr(t); }
 
@@ -19,12 +27,38 @@ final class CpuFused {
         return v;
     }
 
+    /** acc += part (partial sums of one worker), under a lock on acc. */
+    private static void addInto(double[] acc, float[] part) {
+        synchronized (acc) {
+            for (int i = 0; i < acc.length; i++) acc[i] += part[i];
+        }
+    }
+
     private static void storeAll(double[] v, Tensor t) {
         Access.store(v, v.length, arr(t), t.dtype(), t.offset(), 1);
     }
 
     static void rmsNorm(Tensor x, Tensor weight, double eps, Tensor out, Tensor rstd) {
         int cols = x.size(-1), rows = x.numel() / Math.max(cols, 1);
+        if (!f64(x)) {
+            float[] w = FloatRows.all(weight);
+            float[] rs = (float[]) arr(rstd);
+            int ro = rstd.offset();
+            Parallel.forRange(rows, grain(cols), (s, e) -> {
+                FloatRows xr = new FloatRows(x, cols), or = new FloatRows(out, cols);
+                for (int r = s; r < e; r++) {
+                    xr.load(r);
+                    double ss = FK.dot(xr.a, xr.off, xr.a, xr.off, cols);
+                    float inv = (float) (1.0 / Math.sqrt(ss / cols + eps));
+                    or.target(r);
+                    // F32 model math as upstream: (x * rstd) rounded to float, then * weight
+                    FK.rmsApply(xr.a, xr.off, inv, w, 0, or.a, or.off, cols);
+                    or.store(r);
+                    rs[ro + r] = inv;
+                }
+            });
+            return;
+        }
         double[] w = all(weight);
         Object xa = arr(x), oa = arr(out);
         float[] rs = (float[]) arr(rstd);
@@ -56,6 +90,29 @@ final class CpuFused {
 
     static void rmsNormBackward(Tensor x, Tensor weight, Tensor rstd, Tensor gy, Tensor gx, Tensor gw) {
         int cols = x.size(-1), rows = x.numel() / Math.max(cols, 1);
+        if (!f64(x)) {
+            float[] w = FloatRows.all(weight);
+            double[] gwAcc = gw == null ? null : new double[cols];
+            float[] rs = (float[]) arr(rstd);
+            int ro = rstd.offset();
+            Parallel.forRange(rows, grain(cols), (s, e) -> {
+                FloatRows xr = new FloatRows(x, cols), gr = new FloatRows(gy, cols), or = new FloatRows(gx, cols);
+                float[] local = gwAcc == null ? null : new float[cols];
+                for (int r = s; r < e; r++) {
+                    xr.load(r);
+                    gr.load(r);
+                    float inv = rs[ro + r];
+                    double dot = FK.dotWeighted(gr.a, gr.off, w, 0, xr.a, xr.off, cols);
+                    float c = (float) (dot * inv * inv * inv / cols);
+                    or.target(r);
+                    FK.rmsBackwardRow(xr.a, xr.off, gr.a, gr.off, w, 0, inv, c, or.a, or.off, local, cols);
+                    or.store(r);
+                }
+                if (local != null) addInto(gwAcc, local);
+            });
+            if (gw != null) storeAll(gwAcc, gw);
+            return;
+        }
         double[] w = all(weight);
         double[] gwAcc = gw == null ? null : new double[cols];
         Object xa = arr(x), ga = arr(gy), oa = arr(gx);
@@ -87,6 +144,26 @@ final class CpuFused {
 
     static void layerNorm(Tensor x, Tensor weight, Tensor bias, double eps, Tensor out, Tensor mean, Tensor rstd) {
         int cols = x.size(-1), rows = x.numel() / Math.max(cols, 1);
+        if (!f64(x)) {
+            float[] w = FloatRows.all(weight), b = FloatRows.all(bias);
+            float[] ms = (float[]) arr(mean), rs = (float[]) arr(rstd);
+            int mo = mean.offset(), ro = rstd.offset();
+            Parallel.forRange(rows, grain(cols), (s, e) -> {
+                FloatRows xr = new FloatRows(x, cols), or = new FloatRows(out, cols);
+                for (int r = s; r < e; r++) {
+                    xr.load(r);
+                    float m = (float) (FK.sum(xr.a, xr.off, cols) / cols);
+                    double var = FK.sumSqDiff(xr.a, xr.off, cols, m) / cols;
+                    float inv = (float) (1.0 / Math.sqrt(var + eps));
+                    or.target(r);
+                    FK.layerNormApply(xr.a, xr.off, m, inv, w, 0, b, 0, or.a, or.off, cols);
+                    or.store(r);
+                    ms[mo + r] = m;
+                    rs[ro + r] = inv;
+                }
+            });
+            return;
+        }
         double[] w = all(weight), b = all(bias);
         Object xa = arr(x), oa = arr(out);
         float[] ms = (float[]) arr(mean), rs = (float[]) arr(rstd);
@@ -119,6 +196,32 @@ final class CpuFused {
     static void layerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor gy,
                                   Tensor gx, Tensor gw, Tensor gb) {
         int cols = x.size(-1), rows = x.numel() / Math.max(cols, 1);
+        if (!f64(x)) {
+            float[] w = FloatRows.all(weight);
+            double[] gwAcc = gw == null ? null : new double[cols], gbAcc = gb == null ? null : new double[cols];
+            float[] ms = (float[]) arr(mean), rs = (float[]) arr(rstd);
+            int mo = mean.offset(), ro = rstd.offset();
+            Parallel.forRange(rows, grain(cols), (s, e) -> {
+                FloatRows xr = new FloatRows(x, cols), gr = new FloatRows(gy, cols), or = new FloatRows(gx, cols);
+                float[] lw = gwAcc == null ? null : new float[cols], lb = gbAcc == null ? null : new float[cols];
+                double[] sums = new double[2];
+                for (int r = s; r < e; r++) {
+                    xr.load(r);
+                    gr.load(r);
+                    float m = ms[mo + r], inv = rs[ro + r];
+                    FK.layerNormBackwardSums(xr.a, xr.off, gr.a, gr.off, w, 0, m, inv, lw, lb, cols, sums);
+                    or.target(r);
+                    FK.layerNormBackwardApply(xr.a, xr.off, gr.a, gr.off, w, 0, m, inv,
+                        (float) (sums[0] / cols), (float) (sums[1] / cols), or.a, or.off, cols);
+                    or.store(r);
+                }
+                if (lw != null) addInto(gwAcc, lw);
+                if (lb != null) addInto(gbAcc, lb);
+            });
+            if (gw != null) storeAll(gwAcc, gw);
+            if (gb != null) storeAll(gbAcc, gb);
+            return;
+        }
         double[] w = all(weight);
         double[] gwAcc = gw == null ? null : new double[cols], gbAcc = gb == null ? null : new double[cols];
         Object xa = arr(x), ga = arr(gy), oa = arr(gx);
@@ -170,6 +273,34 @@ final class CpuFused {
         DType xd = x.dtype(), od = out.dtype();
         boolean f64 = xd == DType.F64;
         int xo = x.offset(), oo = out.offset();
+        if (!f64) {
+            // F32 in place on F32 storage with unit stride in D; otherwise through a widened row
+            boolean direct = xd == DType.F32 && od == DType.F32 && xst[3] == 1 && ost[3] == 1;
+            Parallel.forRange(B * T, Math.max(1, 4096 / Math.max(1, H * D)), (st, en) -> {
+                float[] c = new float[half], sn = new float[half], buf = new float[D], res = new float[D];
+                for (int bt = st; bt < en; bt++) {
+                    int b = bt / T, t = bt % T;
+                    float p = (float) pos[b * T + t];
+                    for (int i = 0; i < half; i++) {
+                        float ang = p * inv[i]; // F32 angle, as upstream's table
+                        c[i] = (float) Math.cos(ang);
+                        sn[i] = inverse ? -(float) Math.sin(ang) : (float) Math.sin(ang);
+                    }
+                    for (int h = 0; h < H; h++) {
+                        int xoff = xo + b * xst[0] + t * xst[1] + h * xst[2];
+                        int ooff = oo + b * ost[0] + t * ost[1] + h * ost[2];
+                        if (direct) {
+                            FK.rope((float[]) xa, xoff, xoff + half, c, sn, (float[]) oa, ooff, ooff + half, half);
+                        } else {
+                            Access.loadF(xa, xd, xoff, xst[3], D, buf, 0);
+                            FK.rope(buf, 0, half, c, sn, res, 0, half, half);
+                            Access.storeF(res, 0, D, oa, od, ooff, ost[3]);
+                        }
+                    }
+                }
+            });
+            return;
+        }
         Parallel.forRange(B * T, Math.max(1, 4096 / Math.max(1, H * D)), (st, en) -> {
             double[] c = new double[half], sn = new double[half], buf = new double[D];
             for (int bt = st; bt < en; bt++) {
@@ -210,6 +341,21 @@ final class CpuFused {
 
     static void siluMul(Tensor gate, Tensor up, Tensor out) {
         int n = gate.numel();
+        if (!f64(gate)) {
+            Parallel.forRange(n, 1 << 14, (s, e) -> {
+                int blk = Strided.BLOCK;
+                FloatRows g = new FloatRows(gate, blk), u = new FloatRows(up, blk), o = new FloatRows(out, blk);
+                for (int i0 = s; i0 < e; i0 += blk) {
+                    int m = Math.min(blk, e - i0);
+                    g.loadAt(i0, m);
+                    u.loadAt(i0, m);
+                    o.targetAt(i0);
+                    FK.siluMul(g.a, g.off, u.a, u.off, o.a, o.off, m);
+                    o.storeAt(i0, m);
+                }
+            });
+            return;
+        }
         Object ga = arr(gate), ua = arr(up), oa = arr(out);
         DType dt = gate.dtype(), od = out.dtype();
         boolean f32 = dt == DType.F32;
@@ -231,6 +377,25 @@ final class CpuFused {
 
     static void siluMulBackward(Tensor gate, Tensor up, Tensor gy, Tensor gGate, Tensor gUp) {
         int n = gate.numel();
+        if (!f64(gate)) {
+            Parallel.forRange(n, 1 << 14, (s, e) -> {
+                int blk = Strided.BLOCK;
+                FloatRows g = new FloatRows(gate, blk), u = new FloatRows(up, blk), y = new FloatRows(gy, blk);
+                FloatRows og = new FloatRows(gGate, blk), ou = new FloatRows(gUp, blk);
+                for (int i0 = s; i0 < e; i0 += blk) {
+                    int m = Math.min(blk, e - i0);
+                    g.loadAt(i0, m);
+                    u.loadAt(i0, m);
+                    y.loadAt(i0, m);
+                    og.targetAt(i0);
+                    ou.targetAt(i0);
+                    FK.siluMulBackward(g.a, g.off, u.a, u.off, y.a, y.off, og.a, og.off, ou.a, ou.off, m);
+                    og.storeAt(i0, m);
+                    ou.storeAt(i0, m);
+                }
+            });
+            return;
+        }
         Object ga = arr(gate), ua = arr(up), ya = arr(gy), gga = arr(gGate), gua = arr(gUp);
         int go = gate.offset(), uo = up.offset(), yo = gy.offset(), ggo = gGate.offset(), guo = gUp.offset();
         Parallel.forRange(n, 1 << 14, (s, e) -> {
@@ -264,6 +429,21 @@ final class CpuFused {
                 throw new IndexOutOfBoundsException("cross_entropy: target " + tg[i] + " at row " + i + " is out of range [0, " + V + ")");
             }
         }
+        if (dt != DType.F64) { // F32 math: max, vectorised exp-sum (per-block F32, across blocks double)
+            float[] lossA = (float[]) lo, lseA = (float[]) ls;
+            Parallel.forRange(N, Math.max(1, 8192 / Math.max(V, 1)), (s, e) -> {
+                FloatRows xr = new FloatRows(logits, V);
+                for (int r = s; r < e; r++) {
+                    xr.load(r);
+                    float m = FK.max(xr.a, xr.off, V);
+                    double sum = FK.expSum(xr.a, xr.off, V, m, null, 0);
+                    float l = (float) (m + Math.log(sum));
+                    lseA[lsf + r] = l;
+                    lossA[lof + r] = tg[r] == ignoreIndex ? 0f : l - xr.a[xr.off + (int) tg[r]];
+                }
+            });
+            return;
+        }
         Parallel.forRange(N, Math.max(1, 8192 / Math.max(V, 1)), (s, e) -> {
             double[] buf = new double[V];
             for (int r = s; r < e; r++) {
@@ -289,6 +469,24 @@ final class CpuFused {
         Object la = arr(logits), oa = arr(gLogits);
         int xo = logits.offset(), oo = gLogits.offset();
         DType dt = logits.dtype(), od = gLogits.dtype();
+        if (dt != DType.F64) { // g * exp(x - lse), vectorised
+            Parallel.forRange(N, Math.max(1, 8192 / Math.max(V, 1)), (s, e) -> {
+                FloatRows xr = new FloatRows(logits, V), or = new FloatRows(gLogits, V);
+                for (int r = s; r < e; r++) {
+                    or.target(r);
+                    if (tg[r] == ignoreIndex) {
+                        java.util.Arrays.fill(or.a, or.off, or.off + V, 0f);
+                    } else {
+                        xr.load(r);
+                        float g = (float) gl[r];
+                        FK.expScale(xr.a, xr.off, V, (float) ls[r], g, or.a, or.off);
+                        or.a[or.off + (int) tg[r]] -= g;
+                    }
+                    or.store(r);
+                }
+            });
+            return;
+        }
         Parallel.forRange(N, Math.max(1, 8192 / Math.max(V, 1)), (s, e) -> {
             double[] buf = new double[V];
             for (int r = s; r < e; r++) {
@@ -310,9 +508,7 @@ final class CpuFused {
                       double eps, double weightDecay, long step, Tensor copyOut) {
         int n = param.numel();
         float[] p = (float[]) arr(param), m = (float[]) arr(expAvg), v = (float[]) arr(expAvgSq);
-        int po = param.offset(), mo = expAvg.offset(), vo = expAvgSq.offset(), go = grad.offset();
-        Object ga = arr(grad);
-        DType gd = grad.dtype();
+        int po = param.offset(), mo = expAvg.offset(), vo = expAvgSq.offset();
         // the order and precision of torch.optim.AdamW (single-tensor path): F32 tensors, scalars as floats
         float decay = (float) (1 - lr * weightDecay);
         float b1 = (float) beta1, b2 = (float) beta2, omb1 = (float) (1 - beta1), omb2 = (float) (1 - beta2);
@@ -320,24 +516,14 @@ final class CpuFused {
         float stepSize = (float) (lr / bc1);
         float bc2Sqrt = (float) Math.sqrt(bc2);
         float feps = (float) eps;
+        boolean decayOn = weightDecay != 0;
         Parallel.forRange(n, 1 << 15, (s, e) -> {
-            float[] g = new float[Strided.BLOCK];
+            FloatRows gr = new FloatRows(grad, Strided.BLOCK);
             for (int i0 = s; i0 < e; i0 += Strided.BLOCK) {
                 int k = Math.min(Strided.BLOCK, e - i0);
-                Access.loadF(ga, gd, go + i0, 1, k, g, 0);
-                for (int j = 0; j < k; j++) {
-                    int i = i0 + j;
-                    float gi = g[j];
-                    float pi = p[po + i];
-                    if (weightDecay != 0) pi = pi * decay;
-                    float mi = m[mo + i] * b1 + omb1 * gi;
-                    float vi = v[vo + i] * b2 + omb2 * gi * gi;
-                    float denom = (float) Math.sqrt(vi) / bc2Sqrt + feps;
-                    pi = pi + (-stepSize) * (mi / denom);
-                    p[po + i] = pi;
-                    m[mo + i] = mi;
-                    v[vo + i] = vi;
-                }
+                gr.loadAt(i0, k);
+                FK.adamw(p, po + i0, gr.a, gr.off, m, mo + i0, v, vo + i0, k,
+                    decayOn, decay, b1, omb1, b2, omb2, stepSize, bc2Sqrt, feps);
             }
         });
         if (copyOut != null) CpuBackend.copyRaw(CpuBackend.Raw.of(param), CpuBackend.Raw.of(copyOut), true);

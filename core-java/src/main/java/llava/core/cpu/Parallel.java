@@ -3,6 +3,8 @@ package llava.core.cpu;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /** Splits index ranges over the CPU cores. */
 public final class Parallel {
@@ -39,6 +41,44 @@ public final class Parallel {
                     tasks[c - 1] = ForkJoinTask.adapt(() -> body.run(s, e)).fork();
                 }
                 body.run(0, (int) ((long) n / chunks));
+                for (int i = tasks.length - 1; i >= 0; i--) tasks[i].join();
+            }
+        });
+    }
+
+    @FunctionalInterface
+    public interface TaskBody<S> {
+        void run(S scratch, int task);
+    }
+
+    /**
+     * Runs tasks [0, n) with dynamic scheduling: each worker takes the next task index when it is
+     * done with its last one, so tasks of uneven cost (causal attention rows) balance. Each worker
+     * gets its own scratch from {@code scratch} (called once per worker) and, after its last task,
+     * {@code done} (nullable) sees that scratch, e.g. to flush partial sums. Nested calls run
+     * sequentially.
+     */
+    public static <S> void forDynamic(int n, Supplier<S> scratch, TaskBody<S> body, java.util.function.Consumer<S> done) {
+        if (n <= 0) return;
+        int workers = Math.min(THREADS, n);
+        if (workers <= 1 || POOL == null || ForkJoinTask.inForkJoinPool()) {
+            S s = scratch.get();
+            for (int i = 0; i < n; i++) body.run(s, i);
+            if (done != null) done.accept(s);
+            return;
+        }
+        AtomicInteger next = new AtomicInteger();
+        Runnable worker = () -> {
+            S s = scratch.get();
+            for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) body.run(s, i);
+            if (done != null) done.accept(s);
+        };
+        POOL.invoke(new RecursiveAction() {
+            @Override
+            protected void compute() {
+                ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[workers - 1];
+                for (int w = 0; w < tasks.length; w++) tasks[w] = ForkJoinTask.adapt(worker).fork();
+                worker.run();
                 for (int i = tasks.length - 1; i >= 0; i--) tasks[i].join();
             }
         });

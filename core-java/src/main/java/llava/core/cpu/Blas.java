@@ -1,0 +1,154 @@
+package llava.core.cpu;
+
+import llava.core.DType;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.openblas.global.openblas_nolapack;
+
+/**
+ * GEMM through OpenBLAS sgemm (org.bytedeco:openblas). CPU tensors live in Java arrays, and
+ * passing a float[] to JavaCPP copies the whole array in and out on every call, so operands are
+ * copied into per-thread native scratch buffers (bounded: large operands go through in panels)
+ * and the result is copied back. A transposed operand is copied as it is stored and handed to
+ * OpenBLAS with the transpose flag. BF16/F16 operands are widened to F32 during that copy.
+ *
+ * <p>OpenBLAS runs its own threads, set once to {@link Parallel#threads()} (override with
+ * {@code -Dllava.blas.threads=N}). Its work split is static, so on a machine where other
+ * processes hold a core a call waits for its descheduled thread; a single OpenBLAS thread is the
+ * steadier choice there.
+ *
+ * <p>Loading is tried once; when it fails (no native library for this platform, or
+ * {@code -Dllava.cpu.blas=false}) one line is printed and {@link #available()} is false.
+ */
+final class Blas {
+    private Blas() {}
+
+    /** Floats per scratch buffer (16 MiB); bigger operands are split into row blocks and column panels.
+     *  Not final only so that tests can make it small; never changed otherwise. */
+    static volatile int scratchFloats = 1 << 22;
+
+    private static final boolean AVAILABLE = load();
+
+    static boolean available() { return AVAILABLE; }
+
+    private static boolean load() {
+        if (!Boolean.parseBoolean(System.getProperty("llava.cpu.blas", "true"))) return false;
+        try {
+            Loader.load(openblas_nolapack.class);
+            org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(
+                Math.max(1, Integer.getInteger("llava.blas.threads", Parallel.threads())));
+            return true;
+        } catch (LinkageError | RuntimeException e) {
+            System.err.println("[llava] OpenBLAS could not be loaded (" + e + "); F32 matmul uses the Java kernels");
+            return false;
+        }
+    }
+
+    private static final class Scratch {
+        FloatPointer a, b, c;
+        float[] row = new float[0];
+
+        static FloatPointer ensure(FloatPointer p, long n) {
+            if (p == null || p.capacity() < n) {
+                if (p != null) p.close();
+                p = new FloatPointer(Math.max(n, 1));
+            }
+            return p;
+        }
+
+        float[] row(int n) {
+            if (row.length < n) row = new float[n];
+            return row;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * Whether the product can go to OpenBLAS: F32, or BF16/F16 widened to F32 while being copied
+     * in (so only bounded panels are ever held in F32); any strides.
+     */
+    static boolean accepts(Operand a, Operand b) {
+        DType dt = a.dt();
+        return AVAILABLE && dt == b.dt() && (dt == DType.F32 || dt.isHalf());
+    }
+
+    /** c[cOff + i * ldc + j] = sum_k A(i, k) B(k, j) for i < M, j < N (overwrites; K may be 0). */
+    static void sgemm(int M, int N, int K, Operand a, Operand b, float[] c, int cOff, int ldc) {
+        if (M == 0 || N == 0) return;
+        Scratch s = SCRATCH.get();
+        int limit = scratchFloats, minBlock = Math.min(256, limit / 16);
+        int nb = (long) K * N <= limit ? N : Math.min(N, Math.max(minBlock, limit / Math.max(K, 1)));
+        int mb = (long) M * Math.max(K, nb) <= limit ? M : Math.min(M, Math.max(minBlock, limit / Math.max(K, nb)));
+        boolean aTrans = a.rs() == 1 && a.cs() != 1, bTrans = b.rs() == 1 && b.cs() != 1;
+        s.a = Scratch.ensure(s.a, (long) mb * K);
+        s.b = Scratch.ensure(s.b, (long) K * nb);
+        s.c = Scratch.ensure(s.c, (long) mb * nb);
+        boolean bOnce = nb == N;
+        if (bOnce) copyIn(b, 0, K, 0, N, bTrans, s.b, s);
+        for (int m0 = 0; m0 < M; m0 += mb) {
+            int mh = Math.min(mb, M - m0);
+            copyIn(a, m0, mh, 0, K, aTrans, s.a, s);
+            for (int n0 = 0; n0 < N; n0 += nb) {
+                int nw = Math.min(nb, N - n0);
+                if (!bOnce) copyIn(b, 0, K, n0, nw, bTrans, s.b, s);
+                openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
+                    aTrans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+                    bTrans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+                    mh, nw, K, 1f, s.a, Math.max(1, aTrans ? mh : K), s.b, Math.max(1, bTrans ? K : nw),
+                    0f, s.c, Math.max(1, nw));
+                if (nw == ldc) {
+                    s.c.position(0).get(c, cOff + m0 * ldc, mh * nw);
+                } else {
+                    for (int i = 0; i < mh; i++) s.c.position((long) i * nw).get(c, cOff + (m0 + i) * ldc + n0, nw);
+                }
+                s.c.position(0);
+            }
+        }
+    }
+
+    /**
+     * Copies rows [i0, i0 + m) x columns [j0, j0 + n) of op densely into dst: row-major [m, n], or,
+     * when transposed (op's columns are contiguous), column-major, i.e. [n, m] row-major.
+     */
+    private static void copyIn(Operand op, int i0, int m, int j0, int n, boolean transposed, FloatPointer dst, Scratch s) {
+        if (op.dt() != DType.F32) { // widen line by line (rows, or columns when transposed)
+            if (transposed) {
+                float[] line = s.row(m);
+                for (int j = 0; j < n; j++) {
+                    op.loadBlock(i0, m, j0 + j, 1, line, 0, 1, 1);
+                    dst.position((long) j * m).put(line, 0, m);
+                }
+            } else {
+                float[] line = s.row(n);
+                for (int i = 0; i < m; i++) {
+                    op.loadRow(i0 + i, j0, n, line, 0);
+                    dst.position((long) i * n).put(line, 0, n);
+                }
+            }
+            dst.position(0);
+            return;
+        }
+        float[] arr = (float[]) op.arr();
+        if (transposed) { // column j of op is contiguous: op.off + j * cs + i
+            if (op.cs() == m && i0 == 0) {
+                dst.position(0).put(arr, op.off() + j0 * op.cs(), m * n);
+            } else {
+                for (int j = 0; j < n; j++) dst.position((long) j * m).put(arr, op.off() + i0 + (j0 + j) * op.cs(), m);
+            }
+        } else if (op.cs() == 1) {
+            if (op.rs() == n && j0 == 0) {
+                dst.position(0).put(arr, op.off() + i0 * op.rs(), m * n);
+            } else {
+                for (int i = 0; i < m; i++) dst.position((long) i * n).put(arr, op.off() + (i0 + i) * op.rs() + j0, n);
+            }
+        } else { // neither stride is 1: gather each row
+            float[] row = s.row(n);
+            for (int i = 0; i < m; i++) {
+                op.loadRow(i0 + i, j0, n, row, 0);
+                dst.position((long) i * n).put(row, 0, n);
+            }
+        }
+        dst.position(0);
+    }
+}
