@@ -31,14 +31,12 @@ final class VectorKernels extends FloatKernels {
     /** 6 x 2L register tile: 12 accumulators, two B vectors and one broadcast A per step. */
     @Override
     void tile(float[] ap, int apOff, float[] bp, int bpOff, int kc, float[] c, int cOff, int ldc, int m, int n) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
-        int ak = apOff, bk = bpOff;
-        for (int k = 0; k < kc; k++, ak += MR, bk += NR) {
+        // one zero for all accumulators: twelve separate FloatVector.zero(S) calls made C2 (JDK 17)
+        // generate a loop four times slower
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        for (int k = 0; k < kc; k++) {
+            int ak = apOff + k * MR, bk = bpOff + k * NR;
             FloatVector b0 = FloatVector.fromArray(S, bp, bk), b1 = FloatVector.fromArray(S, bp, bk + L);
             FloatVector a = FloatVector.broadcast(S, ap[ak]);
             c00 = a.fma(b0, c00); c01 = a.fma(b1, c01);
@@ -92,12 +90,10 @@ final class VectorKernels extends FloatKernels {
     }
 
     private static void denseTile(int k, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        // one zero for all accumulators: twelve separate FloatVector.zero(S) calls made C2 (JDK 17)
+        // generate a loop four times slower
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
         int a0 = ao, a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda, a4 = ao + 4 * lda, a5 = ao + 5 * lda;
         for (int p = 0, bp = bo; p < k; p++, bp += ldb) {
             FloatVector b0 = FloatVector.fromArray(S, b, bp), b1 = FloatVector.fromArray(S, b, bp + L);
@@ -136,7 +132,7 @@ final class VectorKernels extends FloatKernels {
         int bound = n - n % (4 * L);
         while (i < bound) {
             int e = Math.min(bound, i + SUM_BLOCK);
-            FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+            FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
             for (; i < e; i += 4 * L) {
                 s0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), s0);
                 s1 = FloatVector.fromArray(S, a, ao + i + L).fma(FloatVector.fromArray(S, b, bo + i + L), s1);
@@ -169,7 +165,7 @@ final class VectorKernels extends FloatKernels {
         int bound = n - n % (2 * L);
         while (i < bound) {
             int e = Math.min(bound, i + SUM_BLOCK);
-            FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
+            FloatVector s0 = FloatVector.zero(S), s1 = s0;
             for (; i < e; i += 2 * L) {
                 IntVector p = pairs(b, bo + i);
                 s0 = FloatVector.fromArray(S, ae, i >> 1).fma(evens(p), s0);
@@ -215,7 +211,7 @@ final class VectorKernels extends FloatKernels {
         int bound = n - n % (2 * L);
         while (i < bound) {
             int e = Math.min(bound, i + SUM_BLOCK);
-            FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
+            FloatVector s0 = FloatVector.zero(S), s1 = s0;
             for (; i < e; i += 2 * L) {
                 s0 = s0.add(FloatVector.fromArray(S, x, xo + i));
                 s1 = s1.add(FloatVector.fromArray(S, x, xo + i + L));
@@ -420,7 +416,7 @@ final class VectorKernels extends FloatKernels {
         int bound = S.loopBound(n);
         while (i < bound) {
             int e = Math.min(bound, i + SUM_BLOCK);
-            FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S);
+            FloatVector a = FloatVector.zero(S), b = a;
             for (; i < e; i += L) {
                 FloatVector xh = FloatVector.fromArray(S, x, xo + i).sub(mean).mul(inv);
                 FloatVector gi = FloatVector.fromArray(S, g, go + i);
