@@ -47,6 +47,16 @@ final class CpuAttention {
 
         /** Keys [0, end) visible to query row i (causal), or all keys. */
         int keyEnd(boolean causal, int i) { return causal ? Math.max(0, Math.min(Tk, i + shift + 1)) : Tk; }
+
+        /**
+         * Keys to compute scores for when a block needs keys below kEnd: kEnd rounded up to whole
+         * register tiles (the extra scores are masked to -inf, i.e. probability 0), so that the
+         * diagonal blocks of a causal mask do not fall back to the narrow edge loops.
+         */
+        int computeEnd(int kEnd, FloatKernels fk) {
+            int nr = fk.nr();
+            return Math.min(Tk, (kEnd + nr - 1) / nr * nr);
+        }
     }
 
     /**
@@ -64,14 +74,19 @@ final class CpuAttention {
         }
     }
 
-    /** Scores row i of a block: scale, then -inf for keys that are masked out or beyond end. */
-    private static void maskRow(float[] s, int off, int nk, float scale, int j0, int end, boolean[] km, int kmOff, FloatKernels fk) {
-        fk.scale(s, off, nk, scale, s, off);
+    /** Scores row (already scaled): -inf for keys that are masked out or at or beyond end. */
+    private static void maskRow(float[] s, int off, int nk, int j0, int end, boolean[] km, int kmOff) {
         int vis = Math.max(0, Math.min(nk, end - j0));
         for (int jj = vis; jj < nk; jj++) s[off + jj] = Float.NEGATIVE_INFINITY;
         if (km != null) {
             for (int jj = 0; jj < vis; jj++) if (!km[kmOff + j0 + jj]) s[off + jj] = Float.NEGATIVE_INFINITY;
         }
+    }
+
+    /** Query row i of head (b, h) into dst[off..off + D), times scale (so that Q K^T comes out scaled). */
+    private static void loadQuery(Op qo, int b, int h, int i, int D, float scale, float[] dst, int off, FloatKernels fk) {
+        Access.loadF(qo.arr, qo.dt, qo.at(b, h, i), qo.sd, D, dst, off);
+        fk.scale(dst, off, D, scale, dst, off);
     }
 
     /**
@@ -142,17 +157,16 @@ final class CpuAttention {
             int qb = task % g.nqb, h = (task / g.nqb) % g.Hq, b = task / (g.nqb * g.Hq);
             int bh = b * g.Hkv + h / g.group;
             int i0 = qb * BQ, mq = Math.min(BQ, g.Tq - i0);
-            for (int i = 0; i < mq; i++) Access.loadF(qo.arr, qo.dt, qo.at(b, h, i0 + i), qo.sd, D, w.q, i * D);
+            for (int i = 0; i < mq; i++) loadQuery(qo, b, h, i0 + i, D, scale, w.q, i * D, fk);
             java.util.Arrays.fill(w.acc, 0, mq * D, 0f);
             java.util.Arrays.fill(w.m, 0, mq, Float.NEGATIVE_INFINITY);
             java.util.Arrays.fill(w.l, 0, mq, 0f);
-            int kEnd = g.keyEnd(causal, i0 + mq - 1);
+            int kEnd = g.keyEnd(causal, i0 + mq - 1), kLimit = g.computeEnd(kEnd, fk);
             for (int j0 = 0; j0 < kEnd; j0 += BK) {
-                int nk = Math.min(BK, kEnd - j0);
-                java.util.Arrays.fill(w.s, 0, mq * BK, 0f);
-                fk.gemm(mq, nk, D, w.q, 0, D, kt, bh * D * Tk + j0, Tk, w.s, 0, BK);
+                int nk = Math.min(BK, kLimit - j0);
+                fk.gemm(mq, nk, D, w.q, 0, D, 1, kt, bh * D * Tk + j0, Tk, w.s, 0, BK, false);   // S = (scale Q) K^T
                 for (int i = 0; i < mq; i++) {
-                    maskRow(w.s, i * BK, nk, scale, j0, g.keyEnd(causal, i0 + i), km, b * Tk, fk);
+                    maskRow(w.s, i * BK, nk, j0, g.keyEnd(causal, i0 + i), km, b * Tk);
                     onlineUpdate(w.s, i * BK, nk, w.m, w.l, i, w.acc, i * D, D, fk);
                 }
                 fk.gemm(mq, D, nk, w.s, 0, BK, vf, bh * Tk * D + j0 * D, D, w.acc, 0, D);
@@ -176,7 +190,7 @@ final class CpuAttention {
         int tasks = g.B * g.Hq * g.Tq;
         Parallel.forDynamic(tasks, () -> new FwdScratch(1, D), (w, task) -> {
             int i = task % g.Tq, h = (task / g.Tq) % g.Hq, b = task / (g.Tq * g.Hq), hk = h / g.group;
-            Access.loadF(qo.arr, qo.dt, qo.at(b, h, i), qo.sd, D, w.q, 0);
+            loadQuery(qo, b, h, i, D, scale, w.q, 0, fk);
             java.util.Arrays.fill(w.acc, 0, D, 0f);
             w.m[0] = Float.NEGATIVE_INFINITY;
             w.l[0] = 0;
@@ -192,7 +206,7 @@ final class CpuAttention {
                         w.s[jj] = (float) fk.dot(w.q, 0, w.row, 0, D);
                     }
                 }
-                maskRow(w.s, 0, nk, scale, j0, end, km, b * Tk, fk);
+                maskRow(w.s, 0, nk, j0, end, km, b * Tk);
                 onlineUpdate(w.s, 0, nk, w.m, w.l, 0, w.acc, 0, D, fk);
                 for (int jj = 0; jj < nk; jj++) {
                     float p = w.s[jj];
@@ -211,17 +225,17 @@ final class CpuAttention {
 
     /** Per-worker buffers of the backward pass, with dK/dV partial sums for one kv head. */
     private static final class BwdScratch {
-        final float[] q, dout, dq, s, dp, t, lse, di, row;
+        final float[] q, qs, dout, dq, s, dp, lse, di, row;
         final float[] dk, dv;
         int head = -1, touched;
 
         BwdScratch(int D, int Tk) {
             q = new float[BQ * D];
+            qs = new float[BQ * D];
             dout = new float[BQ * D];
             dq = new float[BQ * D];
             s = new float[BQ * BK];
             dp = new float[BQ * BK];
-            t = new float[BK * BQ];
             lse = new float[BQ];
             di = new float[BQ];
             row = new float[D];
@@ -278,20 +292,19 @@ final class CpuAttention {
             for (int i = 0; i < mq; i++) {
                 int row = i0 + i;
                 Access.loadF(qo.arr, qo.dt, qo.at(b, h, row), qo.sd, D, w.q, i * D);
+                fk.scale(w.q, i * D, D, scale, w.qs, i * D);
                 Access.loadF(go.arr, go.dt, go.at(b, h, row), go.sd, D, w.dout, i * D);
                 Access.loadF(oo.arr, oo.dt, oo.at(b, h, row), oo.sd, D, w.row, 0);
                 w.di[i] = (float) fk.dot(w.dout, i * D, w.row, 0, D);
                 w.lse[i] = lseArr[lseOff + (b * g.Hq + h) * g.Tq + row];
             }
             java.util.Arrays.fill(w.dq, 0, mq * D, 0f);
-            int kEnd = g.keyEnd(causal, i0 + mq - 1);
-            w.touched = Math.max(w.touched, kEnd);
+            int kEnd = g.keyEnd(causal, i0 + mq - 1), kLimit = g.computeEnd(kEnd, fk);
+            w.touched = Math.max(w.touched, kLimit);
             for (int j0 = 0; j0 < kEnd; j0 += BK) {
-                int nk = Math.min(BK, kEnd - j0);
-                java.util.Arrays.fill(w.s, 0, mq * BK, 0f);
-                java.util.Arrays.fill(w.dp, 0, mq * BK, 0f);
-                fk.gemm(mq, nk, D, w.q, 0, D, kt, bh * hs + j0, Tk, w.s, 0, BK);       // S = Q K^T
-                fk.gemm(mq, nk, D, w.dout, 0, D, vt, bh * hs + j0, Tk, w.dp, 0, BK);   // dP = dO V^T
+                int nk = Math.min(BK, kLimit - j0);
+                fk.gemm(mq, nk, D, w.qs, 0, D, 1, kt, bh * hs + j0, Tk, w.s, 0, BK, false);      // S = (scale Q) K^T
+                fk.gemm(mq, nk, D, w.dout, 0, D, 1, vt, bh * hs + j0, Tk, w.dp, 0, BK, false);   // dP = dO V^T
                 for (int i = 0; i < mq; i++) {
                     int off = i * BK;
                     if (w.lse[i] == Float.NEGATIVE_INFINITY) { // row saw no key: no gradient
@@ -299,17 +312,12 @@ final class CpuAttention {
                         java.util.Arrays.fill(w.dp, off, off + nk, 0f);
                         continue;
                     }
-                    maskRow(w.s, off, nk, scale, j0, g.keyEnd(causal, i0 + i), km, b * Tk, fk);
-                    fk.expScale(w.s, off, nk, w.lse[i], 1f, w.s, off);                   // P = exp(S - lse)
-                    fk.binary(FloatKernels.Bin.SUB, w.dp, off, 1, w.di, i, 0, w.dp, off, nk);
-                    fk.binary(FloatKernels.Bin.MUL, w.dp, off, 1, w.s, off, 1, w.dp, off, nk);
-                    fk.scale(w.dp, off, nk, scale, w.dp, off);                          // dS = P (dP - Di) scale
+                    maskRow(w.s, off, nk, j0, g.keyEnd(causal, i0 + i), km, b * Tk);
+                    fk.attentionGradRow(w.s, off, w.dp, off, nk, w.lse[i], w.di[i], scale); // P, and dS = P (dP - Di) scale
                 }
-                fk.gemm(mq, D, nk, w.dp, 0, BK, kf, bh * hs + j0 * D, D, w.dq, 0, D);   // dQ += dS K
-                transpose(w.dp, mq, nk, BK, w.t);
-                fk.gemm(nk, D, mq, w.t, 0, BQ, w.q, 0, D, w.dk, j0 * D, D);              // dK += dS^T Q
-                transpose(w.s, mq, nk, BK, w.t);
-                fk.gemm(nk, D, mq, w.t, 0, BQ, w.dout, 0, D, w.dv, j0 * D, D);           // dV += P^T dO
+                fk.gemm(mq, D, nk, w.dp, 0, BK, 1, kf, bh * hs + j0 * D, D, w.dq, 0, D, true);      // dQ += dS K
+                fk.gemm(nk, D, mq, w.dp, 0, 1, BK, w.q, 0, D, w.dk, j0 * D, D, true);              // dK += dS^T Q
+                fk.gemm(nk, D, mq, w.s, 0, 1, BK, w.dout, 0, D, w.dv, j0 * D, D, true);            // dV += P^T dO
             }
             for (int i = 0; i < mq; i++) Access.storeF(w.dq, i * D, D, gqo.arr, gqo.dt, gqo.at(b, h, i0 + i), gqo.sd);
         }, flush);
@@ -324,11 +332,6 @@ final class CpuAttention {
         });
     }
 
-    /** dst[j * BQ + i] = src[i * ld + j] for i < m, j < n. */
-    private static void transpose(float[] src, int m, int n, int ld, float[] dst) {
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++) dst[j * BQ + i] = src[i * ld + j];
-    }
 
     /** Operand layout of a [B, H, T, D] tensor. */
     private record Op(Object arr, DType dt, int off, int sb, int sh, int st, int sd) {

@@ -76,11 +76,21 @@ class FloatKernels {
     }
 
     /** C[m, n] += A[m, k] B[k, n], all row-major with leading dimensions lda, ldb, ldc. */
-    void gemm(int m, int n, int k, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
+    final void gemm(int m, int n, int k, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
+        gemm(m, n, k, a, ao, lda, 1, b, bo, ldb, c, co, ldc, true);
+    }
+
+    /**
+     * C[m, n] (+)= A[m, k] B[k, n] with A(i, p) at a[ao + i * ars + p * acs] (so A may be read
+     * transposed), B and C row-major; accumulate=false overwrites C.
+     */
+    void gemm(int m, int n, int k, float[] a, int ao, int ars, int acs, float[] b, int bo, int ldb,
+              float[] c, int co, int ldc, boolean accumulate) {
         for (int i = 0; i < m; i++) {
             int ci = co + i * ldc;
+            if (!accumulate) java.util.Arrays.fill(c, ci, ci + n, 0f);
             for (int p = 0; p < k; p++) {
-                float av = a[ao + i * lda + p];
+                float av = a[ao + i * ars + p * acs];
                 int bp = bo + p * ldb;
                 for (int j = 0; j < n; j++) c[ci + j] += av * b[bp + j];
             }
@@ -191,6 +201,18 @@ class FloatKernels {
     /** log-softmax backward: out[i] = g[i] - exp(y[i]) * sg. */
     void subExpScaled(float[] g, int go, float[] y, int yo, float sg, float[] out, int oo, int n) {
         for (int i = 0; i < n; i++) out[oo + i] = g[go + i] - exp(y[yo + i]) * sg;
+    }
+
+    /**
+     * Attention backward on one row of a block: p = exp(s - lse) (s: scaled, masked scores) written
+     * back to s, and ds = p (dp - di) scale written back to dp.
+     */
+    void attentionGradRow(float[] s, int so, float[] dp, int dpo, int n, float lse, float di, float scale) {
+        for (int i = 0; i < n; i++) {
+            float p = exp(s[so + i] - lse);
+            s[so + i] = p;
+            dp[dpo + i] = p * (dp[dpo + i] - di) * scale;
+        }
     }
 
     // ---- norms ---------------------------------------------------------------------------

@@ -76,38 +76,42 @@ final class VectorKernels extends FloatKernels {
         FloatVector.fromArray(S, c, off + L).add(v1).intoArray(c, off + L);
     }
 
-    /** Unpacked C += A B: 6 x 2L tiles read straight from the row-major operands; edges below. */
+    /** Unpacked C (+)= A B: 6 x 2L tiles read straight from the operands; edges below. */
     @Override
-    void gemm(int m, int n, int k, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
+    void gemm(int m, int n, int k, float[] a, int ao, int ars, int acs, float[] b, int bo, int ldb,
+              float[] c, int co, int ldc, boolean accumulate) {
+        // the tile always accumulates: a tile with both an accumulating and an overwriting ending
+        // made C2 (JDK 17) box its accumulators (20x slower), so C is cleared first instead
+        if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, co + i * ldc, co + i * ldc + n, 0f);
         int nFull = n - n % NR, mFull = m - m % MR;
         for (int j0 = 0; j0 < nFull; j0 += NR) {
-            for (int i0 = 0; i0 < mFull; i0 += MR) denseTile(k, a, ao + i0 * lda, lda, b, bo + j0, ldb, c, co + i0 * ldc + j0, ldc);
-            for (int i = mFull; i < m; i++) rowTimesPanel(k, a, ao + i * lda, b, bo + j0, ldb, c, co + i * ldc + j0, NR);
+            for (int i0 = 0; i0 < mFull; i0 += MR) denseTile(k, a, ao + i0 * ars, ars, acs, b, bo + j0, ldb, c, co + i0 * ldc + j0, ldc);
+            for (int i = mFull; i < m; i++) rowTimesPanel(k, a, ao + i * ars, acs, b, bo + j0, ldb, c, co + i * ldc + j0, NR);
         }
         if (nFull < n) {
-            for (int i = 0; i < m; i++) rowTimesPanel(k, a, ao + i * lda, b, bo + nFull, ldb, c, co + i * ldc + nFull, n - nFull);
+            for (int i = 0; i < m; i++) rowTimesPanel(k, a, ao + i * ars, acs, b, bo + nFull, ldb, c, co + i * ldc + nFull, n - nFull);
         }
     }
 
-    private static void denseTile(int k, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
+    private static void denseTile(int k, float[] a, int ao, int ars, int acs, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
         // one zero for all accumulators: twelve separate FloatVector.zero(S) calls made C2 (JDK 17)
         // generate a loop four times slower
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
         FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        int a0 = ao, a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda, a4 = ao + 4 * lda, a5 = ao + 5 * lda;
-        for (int p = 0, bp = bo; p < k; p++, bp += ldb) {
+        int a0 = ao, a1 = ao + ars, a2 = ao + 2 * ars, a3 = ao + 3 * ars, a4 = ao + 4 * ars, a5 = ao + 5 * ars;
+        for (int p = 0, bp = bo, pa = 0; p < k; p++, bp += ldb, pa += acs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bp), b1 = FloatVector.fromArray(S, b, bp + L);
-            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            FloatVector av = FloatVector.broadcast(S, a[a0 + pa]);
             c00 = av.fma(b0, c00); c01 = av.fma(b1, c01);
-            av = FloatVector.broadcast(S, a[a1 + p]);
+            av = FloatVector.broadcast(S, a[a1 + pa]);
             c10 = av.fma(b0, c10); c11 = av.fma(b1, c11);
-            av = FloatVector.broadcast(S, a[a2 + p]);
+            av = FloatVector.broadcast(S, a[a2 + pa]);
             c20 = av.fma(b0, c20); c21 = av.fma(b1, c21);
-            av = FloatVector.broadcast(S, a[a3 + p]);
+            av = FloatVector.broadcast(S, a[a3 + pa]);
             c30 = av.fma(b0, c30); c31 = av.fma(b1, c31);
-            av = FloatVector.broadcast(S, a[a4 + p]);
+            av = FloatVector.broadcast(S, a[a4 + pa]);
             c40 = av.fma(b0, c40); c41 = av.fma(b1, c41);
-            av = FloatVector.broadcast(S, a[a5 + p]);
+            av = FloatVector.broadcast(S, a[a5 + pa]);
             c50 = av.fma(b0, c50); c51 = av.fma(b1, c51);
         }
         addRow(c, co, c00, c01);
@@ -118,9 +122,9 @@ final class VectorKernels extends FloatKernels {
         addRow(c, co + 5 * ldc, c50, c51);
     }
 
-    /** c[0..w) += sum_p a[ao + p] * b[bo + p * ldb + 0..w), w <= NR. */
-    private void rowTimesPanel(int k, float[] a, int ao, float[] b, int bo, int ldb, float[] c, int co, int w) {
-        for (int p = 0; p < k; p++) axpy(a[ao + p], b, bo + p * ldb, c, co, w);
+    /** c[0..w) += sum_p a[ao + p * acs] * b[bo + p * ldb + 0..w), w <= NR. */
+    private void rowTimesPanel(int k, float[] a, int ao, int acs, float[] b, int bo, int ldb, float[] c, int co, int w) {
+        for (int p = 0; p < k; p++) axpy(a[ao + p * acs], b, bo + p * ldb, c, co, w);
     }
 
     // ---- vector primitives ---------------------------------------------------------------
@@ -328,6 +332,17 @@ final class VectorKernels extends FloatKernels {
             FloatVector.fromArray(S, g, go + i).sub(e).intoArray(out, oo + i);
         }
         if (i < n) super.subExpScaled(g, go + i, y, yo + i, sg, out, oo + i, n - i);
+    }
+
+    @Override
+    void attentionGradRow(float[] s, int so, float[] dp, int dpo, int n, float lse, float di, float scale) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector p = exp(FloatVector.fromArray(S, s, so + i).sub(lse));
+            p.intoArray(s, so + i);
+            p.mul(FloatVector.fromArray(S, dp, dpo + i).sub(di)).mul(scale).intoArray(dp, dpo + i);
+        }
+        if (i < n) super.attentionGradRow(s, so + i, dp, dpo + i, n - i, lse, di, scale);
     }
 
     // ---- norms ---------------------------------------------------------------------------
