@@ -12,10 +12,12 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  * and the result is copied back. A transposed operand is copied as it is stored and handed to
  * OpenBLAS with the transpose flag. BF16/F16 operands are widened to F32 during that copy.
  *
- * <p>OpenBLAS runs its own threads, set once to {@link Parallel#threads()} (override with
- * {@code -Dllava.blas.threads=N}). Its work split is static, so on a machine where other
- * processes hold a core a call waits for its descheduled thread; a single OpenBLAS thread is the
- * steadier choice there.
+ * <p>Threads: OpenBLAS is set once to one thread and large products are split into blocks over
+ * {@link Parallel}'s pool (all cores), each block one single-threaded sgemm. OpenBLAS's own
+ * threading splits the work statically and its threads spin and sleep on their own schedule: on
+ * the shared 2-vCPU machine of benchmarks/README.md a 2-thread OpenBLAS call of 128^3 averaged
+ * 0.5 GFLOP/s (best 180) while one thread averaged 90. {@code -Dllava.blas.threads=N} gives the
+ * threading back to OpenBLAS for machines that nobody else uses.
  *
  * <p>Loading is tried once; when it fails (no native library for this platform, or
  * {@code -Dllava.cpu.blas=false}) one line is printed and {@link #available()} is false.
@@ -27,6 +29,16 @@ final class Blas {
      *  Not final only so that tests can make it small; never changed otherwise. */
     static volatile int scratchFloats = 1 << 22;
 
+    /**
+     * OpenBLAS's own thread count: 1 by default, with the work split over {@link Parallel}'s pool
+     * instead (one single-threaded sgemm per row or column block); -Dllava.blas.threads=N hands
+     * the threading to OpenBLAS (steady only on a machine nobody else uses, see the class doc).
+     */
+    static final int OPENBLAS_THREADS = Math.max(1, Integer.getInteger("llava.blas.threads", 1));
+
+    /** Multiply-adds below which one call is not split over the pool. */
+    static final long SPLIT_MIN_MACS = 1L << 21;
+
     private static final boolean AVAILABLE = load();
 
     static boolean available() { return AVAILABLE; }
@@ -35,8 +47,7 @@ final class Blas {
         if (!Boolean.parseBoolean(System.getProperty("llava.cpu.blas", "true"))) return false;
         try {
             Loader.load(openblas_nolapack.class);
-            org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(
-                Math.max(1, Integer.getInteger("llava.blas.threads", Parallel.threads())));
+            org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(OPENBLAS_THREADS);
             return true;
         } catch (LinkageError | RuntimeException e) {
             System.err.println("[llava] OpenBLAS could not be loaded (" + e + "); F32 matmul uses the Java kernels");
@@ -92,11 +103,7 @@ final class Blas {
             for (int n0 = 0; n0 < N; n0 += nb) {
                 int nw = Math.min(nb, N - n0);
                 if (!bOnce) copyIn(b, 0, K, n0, nw, bTrans, s.b, s);
-                openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
-                    aTrans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
-                    bTrans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
-                    mh, nw, K, 1f, s.a, Math.max(1, aTrans ? mh : K), s.b, Math.max(1, bTrans ? K : nw),
-                    0f, s.c, Math.max(1, nw));
+                multiply(mh, nw, K, s.a, aTrans, s.b, bTrans, s.c);
                 if (nw == ldc) {
                     s.c.position(0).get(c, cOff + m0 * ldc, mh * nw);
                 } else {
@@ -105,6 +112,45 @@ final class Blas {
                 s.c.position(0);
             }
         }
+    }
+
+    /**
+     * C[m, n] = A B on the native panels (A dense [m, K], or [K, m] when aTrans; B dense [K, n],
+     * or [n, K] when bTrans; C dense [m, n]). Large products are split into row blocks (or column
+     * blocks when C is wide) that the pool's threads hand to single-threaded OpenBLAS: a thread
+     * that is descheduled delays only its own blocks, which the other threads then take over.
+     */
+    private static void multiply(int m, int n, int K, FloatPointer a, boolean aTrans, FloatPointer b, boolean bTrans, FloatPointer c) {
+        int threads = Parallel.threads();
+        if (OPENBLAS_THREADS > 1 || threads == 1 || (long) m * n * K < SPLIT_MIN_MACS) {
+            call(m, n, K, a, 0, aTrans ? m : K, aTrans, b, 0, bTrans ? K : n, bTrans, c, 0, n);
+            return;
+        }
+        boolean byRows = m >= n;
+        int len = byRows ? m : n;
+        int parts = Math.max(1, Math.min(4 * threads, len / 64));
+        Parallel.forDynamic(parts, () -> null, (unused, part) -> {
+            int s = (int) ((long) len * part / parts), e = (int) ((long) len * (part + 1) / parts);
+            if (byRows) { // rows s..e of A and C
+                call(e - s, n, K, a, aTrans ? s : (long) s * K, aTrans ? m : K, aTrans, b, 0, bTrans ? K : n, bTrans,
+                    c, (long) s * n, n);
+            } else { // columns s..e of B and C
+                call(m, e - s, K, a, 0, aTrans ? m : K, aTrans, b, bTrans ? (long) s * K : s, bTrans ? K : n, bTrans,
+                    c, s, n);
+            }
+        }, null);
+    }
+
+    /** One cblas_sgemm on sub-matrices starting at the given element offsets of the panels. */
+    private static void call(int m, int n, int K, FloatPointer a, long aOff, int lda, boolean aTrans,
+                             FloatPointer b, long bOff, int ldb, boolean bTrans, FloatPointer c, long cOff, int ldc) {
+        // views: JavaCPP passes address + position, and the panels' own positions must stay 0
+        FloatPointer av = new FloatPointer(a).position(aOff), bv = new FloatPointer(b).position(bOff);
+        FloatPointer cv = new FloatPointer(c).position(cOff);
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
+            aTrans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+            bTrans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+            m, n, K, 1f, av, Math.max(1, lda), bv, Math.max(1, ldb), 0f, cv, Math.max(1, ldc));
     }
 
     /**

@@ -10,8 +10,10 @@ import llava.core.Tensor;
 import llava.core.UnaryOp;
 
 /**
- * The CPU backend: Java arrays, all cores (see {@link Parallel}), double-precision math for the
- * generic elementwise paths, F32 (or F64) kernels for matmul and the fused ops.
+ * The CPU backend: Java arrays, all cores (see {@link Parallel}). F32 tensors run F32 kernels
+ * ({@link FloatKernels}: Vector API where jdk.incubator.vector is enabled, plain loops otherwise;
+ * matmul through OpenBLAS, see {@link CpuMatmul}); F64 tensors keep exact double-precision paths
+ * (the gradcheck reference); the remaining elementwise ops compute each element in double.
  */
 public final class CpuBackend implements Backend {
 

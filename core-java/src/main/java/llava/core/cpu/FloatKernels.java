@@ -126,6 +126,32 @@ class FloatKernels {
         return total;
     }
 
+    /** Rows per call of the multi-row GEMV kernels (one load of the shared vector feeds four rows). */
+    static final int GEMV_ROWS = 4;
+
+    /**
+     * out[oo + r] += sum_i a[ao + i] * w[wo + r * ld + i] for r < 4: four dot products sharing the
+     * loads of a (decode against four rows of a weight).
+     */
+    void dot4(float[] a, int ao, float[] w, int wo, int ld, int n, float[] out, int oo) {
+        for (int r = 0; r < GEMV_ROWS; r++) out[oo + r] += (float) dot(a, ao, w, wo + r * ld, n);
+    }
+
+    /** dot4 with bf16 rows and a given deinterleaved (see {@link #dotBf16}). */
+    void dot4Bf16(float[] ae, float[] ao, short[] w, int wo, int ld, int n, float[] out, int oo) {
+        for (int r = 0; r < GEMV_ROWS; r++) out[oo + r] += (float) dotBf16(ae, ao, w, wo + r * ld, n);
+    }
+
+    /** y[i] += sum_r alpha[ai + r] * x[xo + r * ld + i] for r < 4 (four rows of B into one output row). */
+    void axpy4(float[] alpha, int ai, float[] x, int xo, int ld, float[] y, int yo, int n) {
+        for (int r = 0; r < GEMV_ROWS; r++) axpy(alpha[ai + r], x, xo + r * ld, y, yo, n);
+    }
+
+    /** axpy4 with bf16 rows into a deinterleaved y (see {@link #axpyBf16}). */
+    void axpy4Bf16(float[] alpha, int ai, short[] x, int xo, int ld, float[] ye, float[] yo, int n) {
+        for (int r = 0; r < GEMV_ROWS; r++) axpyBf16(alpha[ai + r], x, xo + r * ld, ye, yo, n);
+    }
+
     /** y[i] += alpha * x[i]. */
     void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
         for (int i = 0; i < n; i++) y[yo + i] += alpha * x[xo + i];

@@ -106,15 +106,20 @@ final class JavaGemm {
         a.loadRow(0, 0, K, av, 0);
         int grain = Math.max(16, (1 << 15) / K);
         Object barr = b.arr();
+        int R = FloatKernels.GEMV_ROWS;
         if (b.dt() == DType.F32) {
             float[] bf = (float[]) barr;
             if (columns) { // c[j] += dot(a, B[:, j]), B[:, j] contiguous (a transposed weight row)
                 Parallel.forRange(N, grain, (s, e) -> {
-                    for (int j = s; j < e; j++) c[cOff + j] += (float) fk.dot(av, 0, bf, b.off() + j * b.cs(), K);
+                    int j = s;
+                    for (; j + R <= e; j += R) fk.dot4(av, 0, bf, b.off() + j * b.cs(), b.cs(), K, c, cOff + j);
+                    for (; j < e; j++) c[cOff + j] += (float) fk.dot(av, 0, bf, b.off() + j * b.cs(), K);
                 });
-            } else { // c[s..e) += a[k] * B[k, s..e) row by row
+            } else { // c[s..e) += a[k] * B[k, s..e), four rows of B per pass
                 Parallel.forRange(N, Math.max(grain, 64), (s, e) -> {
-                    for (int k = 0; k < K; k++) fk.axpy(av[k], bf, b.off() + k * b.rs() + s, c, cOff + s, e - s);
+                    int k = 0;
+                    for (; k + R <= K; k += R) fk.axpy4(av, k, bf, b.off() + k * b.rs() + s, b.rs(), c, cOff + s, e - s);
+                    for (; k < K; k++) fk.axpy(av[k], bf, b.off() + k * b.rs() + s, c, cOff + s, e - s);
                 });
             }
             return true;
@@ -127,13 +132,17 @@ final class JavaGemm {
                 else ao[k >> 1] = av[k];
             }
             Parallel.forRange(N, grain, (s, e) -> {
-                for (int j = s; j < e; j++) c[cOff + j] += (float) fk.dotBf16(ae, ao, bh, b.off() + j * b.cs(), K);
+                int j = s;
+                for (; j + R <= e; j += R) fk.dot4Bf16(ae, ao, bh, b.off() + j * b.cs(), b.cs(), K, c, cOff + j);
+                for (; j < e; j++) c[cOff + j] += (float) fk.dotBf16(ae, ao, bh, b.off() + j * b.cs(), K);
             });
         } else { // the output chunk accumulated as even and odd elements, interleaved at the end
             Parallel.forRange(N, Math.max(grain, 64), (s, e) -> {
                 int w = e - s;
                 float[] ye = new float[(w + 1) / 2], yo = new float[(w + 1) / 2];
-                for (int k = 0; k < K; k++) fk.axpyBf16(av[k], bh, b.off() + k * b.rs() + s, ye, yo, w);
+                int k = 0;
+                for (; k + R <= K; k += R) fk.axpy4Bf16(av, k, bh, b.off() + k * b.rs() + s, b.rs(), ye, yo, w);
+                for (; k < K; k++) fk.axpyBf16(av[k], bh, b.off() + k * b.rs() + s, ye, yo, w);
                 for (int i = 0; i < w; i++) c[cOff + s + i] += (i & 1) == 0 ? ye[i >> 1] : yo[i >> 1];
             });
         }

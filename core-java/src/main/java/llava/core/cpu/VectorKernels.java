@@ -198,6 +198,116 @@ final class VectorKernels extends FloatKernels {
         }
     }
 
+    /** Elements per lane summed in F32 by the multi-row GEMV kernels before the double total. */
+    private static final int GEMV_BLOCK = 1024;
+
+    @Override
+    void dot4(float[] a, int ao, float[] w, int wo, int ld, int n, float[] out, int oo) {
+        int w1 = wo + ld, w2 = w1 + ld, w3 = w2 + ld;
+        double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+        int i = 0, bound = S.loopBound(n);
+        while (i < bound) {
+            int e = Math.min(bound, i + GEMV_BLOCK);
+            FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+            for (; i < e; i += L) {
+                FloatVector av = FloatVector.fromArray(S, a, ao + i);
+                s0 = av.fma(FloatVector.fromArray(S, w, wo + i), s0);
+                s1 = av.fma(FloatVector.fromArray(S, w, w1 + i), s1);
+                s2 = av.fma(FloatVector.fromArray(S, w, w2 + i), s2);
+                s3 = av.fma(FloatVector.fromArray(S, w, w3 + i), s3);
+            }
+            t0 += s0.reduceLanes(VectorOperators.ADD);
+            t1 += s1.reduceLanes(VectorOperators.ADD);
+            t2 += s2.reduceLanes(VectorOperators.ADD);
+            t3 += s3.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            float av = a[ao + i];
+            t0 += av * w[wo + i];
+            t1 += av * w[w1 + i];
+            t2 += av * w[w2 + i];
+            t3 += av * w[w3 + i];
+        }
+        out[oo] += (float) t0;
+        out[oo + 1] += (float) t1;
+        out[oo + 2] += (float) t2;
+        out[oo + 3] += (float) t3;
+    }
+
+    @Override
+    void dot4Bf16(float[] ae, float[] ao, short[] w, int wo, int ld, int n, float[] out, int oo) {
+        int w1 = wo + ld, w2 = w1 + ld, w3 = w2 + ld;
+        double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+        int i = 0, bound = n - n % (2 * L); // element index; pairs q = i / 2
+        while (i < bound) {
+            int e = Math.min(bound, i + 2 * GEMV_BLOCK);
+            FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+            for (; i < e; i += 2 * L) {
+                FloatVector ev = FloatVector.fromArray(S, ae, i >> 1), od = FloatVector.fromArray(S, ao, i >> 1);
+                IntVector p0 = pairs(w, wo + i), p1 = pairs(w, w1 + i), p2 = pairs(w, w2 + i), p3 = pairs(w, w3 + i);
+                s0 = ev.fma(evens(p0), od.fma(odds(p0), s0));
+                s1 = ev.fma(evens(p1), od.fma(odds(p1), s1));
+                s2 = ev.fma(evens(p2), od.fma(odds(p2), s2));
+                s3 = ev.fma(evens(p3), od.fma(odds(p3), s3));
+            }
+            t0 += s0.reduceLanes(VectorOperators.ADD);
+            t1 += s1.reduceLanes(VectorOperators.ADD);
+            t2 += s2.reduceLanes(VectorOperators.ADD);
+            t3 += s3.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            float av = (i & 1) == 0 ? ae[i >> 1] : ao[i >> 1];
+            t0 += av * llava.core.Half.bf16ToFloat(w[wo + i]);
+            t1 += av * llava.core.Half.bf16ToFloat(w[w1 + i]);
+            t2 += av * llava.core.Half.bf16ToFloat(w[w2 + i]);
+            t3 += av * llava.core.Half.bf16ToFloat(w[w3 + i]);
+        }
+        out[oo] += (float) t0;
+        out[oo + 1] += (float) t1;
+        out[oo + 2] += (float) t2;
+        out[oo + 3] += (float) t3;
+    }
+
+    @Override
+    void axpy4(float[] alpha, int ai, float[] x, int xo, int ld, float[] y, int yo, int n) {
+        FloatVector a0 = FloatVector.broadcast(S, alpha[ai]), a1 = FloatVector.broadcast(S, alpha[ai + 1]);
+        FloatVector a2 = FloatVector.broadcast(S, alpha[ai + 2]), a3 = FloatVector.broadcast(S, alpha[ai + 3]);
+        int x1 = xo + ld, x2 = x1 + ld, x3 = x2 + ld;
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector acc = FloatVector.fromArray(S, y, yo + i);
+            acc = a0.fma(FloatVector.fromArray(S, x, xo + i), acc);
+            acc = a1.fma(FloatVector.fromArray(S, x, x1 + i), acc);
+            acc = a2.fma(FloatVector.fromArray(S, x, x2 + i), acc);
+            acc = a3.fma(FloatVector.fromArray(S, x, x3 + i), acc);
+            acc.intoArray(y, yo + i);
+        }
+        if (i < n) super.axpy4(alpha, ai, x, xo + i, ld, y, yo + i, n - i);
+    }
+
+    @Override
+    void axpy4Bf16(float[] alpha, int ai, short[] x, int xo, int ld, float[] ye, float[] yo, int n) {
+        FloatVector a0 = FloatVector.broadcast(S, alpha[ai]), a1 = FloatVector.broadcast(S, alpha[ai + 1]);
+        FloatVector a2 = FloatVector.broadcast(S, alpha[ai + 2]), a3 = FloatVector.broadcast(S, alpha[ai + 3]);
+        int x1 = xo + ld, x2 = x1 + ld, x3 = x2 + ld;
+        int i = 0;
+        for (int bound = n - n % (2 * L); i < bound; i += 2 * L) {
+            int q = i >> 1;
+            IntVector p0 = pairs(x, xo + i), p1 = pairs(x, x1 + i), p2 = pairs(x, x2 + i), p3 = pairs(x, x3 + i);
+            FloatVector e = FloatVector.fromArray(S, ye, q), o = FloatVector.fromArray(S, yo, q);
+            e = a3.fma(evens(p3), a2.fma(evens(p2), a1.fma(evens(p1), a0.fma(evens(p0), e))));
+            o = a3.fma(odds(p3), a2.fma(odds(p2), a1.fma(odds(p1), a0.fma(odds(p0), o))));
+            e.intoArray(ye, q);
+            o.intoArray(yo, q);
+        }
+        for (; i < n; i++) {
+            float v = alpha[ai] * llava.core.Half.bf16ToFloat(x[xo + i]) + alpha[ai + 1] * llava.core.Half.bf16ToFloat(x[x1 + i])
+                + alpha[ai + 2] * llava.core.Half.bf16ToFloat(x[x2 + i]) + alpha[ai + 3] * llava.core.Half.bf16ToFloat(x[x3 + i]);
+            if ((i & 1) == 0) ye[i >> 1] += v;
+            else yo[i >> 1] += v;
+        }
+    }
+
     @Override
     void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
         FloatVector av = FloatVector.broadcast(S, alpha);

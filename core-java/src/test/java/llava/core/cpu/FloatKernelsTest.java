@@ -167,6 +167,52 @@ class FloatKernelsTest {
         }
     }
 
+    @Test void multiRowGemvKernels() {
+        for (int n : LENGTHS) {
+            int ld = n + 5;
+            float[] a = rand(n), w = rand(4 * ld), alpha = rand(4);
+            short[] wb = new short[4 * ld];
+            for (int i = 0; i < wb.length; i++) wb[i] = Half.floatToBf16(w[i]);
+            float[] ae = new float[(n + 1) / 2], ao = new float[(n + 1) / 2];
+            for (int i = 0; i < n; i++) {
+                if ((i & 1) == 0) ae[i >> 1] = a[i];
+                else ao[i >> 1] = a[i];
+            }
+            float[][] d = new float[2][5], db = new float[2][5];
+            float[][] y = new float[2][], ye = new float[2][(n + 1) / 2], yo = new float[2][(n + 1) / 2];
+            float[] y0 = rand(n);
+            int ny = Math.max(0, n - 3);
+            for (int k = 0; k < 2; k++) {
+                FloatKernels f = k == 0 ? scalar : vec;
+                d[k][0] = 1f;
+                f.dot4(a, 0, w, 2, ld, n, d[k], 1);
+                f.dot4Bf16(ae, ao, wb, 2, ld, n, db[k], 1);
+                y[k] = y0.clone();
+                f.axpy4(alpha, 0, w, 1, ld, y[k], 3, ny);
+                f.axpy4Bf16(alpha, 0, wb, 1, ld, ye[k], yo[k], n);
+            }
+            for (int r = 0; r < 4; r++) {
+                double ref = 0, refB = 0;
+                for (int i = 0; i < n; i++) {
+                    ref += (double) a[i] * w[2 + r * ld + i];
+                    refB += (double) a[i] * Half.bf16ToFloat(wb[2 + r * ld + i]);
+                }
+                assertEquals(ref, d[1][1 + r], 1e-5 * (1 + n), "dot4 n=" + n + " row " + r);
+                assertEquals(ref, d[0][1 + r], 1e-5 * (1 + n), "scalar dot4 n=" + n + " row " + r);
+                assertEquals(refB, db[1][1 + r], 1e-5 * (1 + n), "dot4Bf16 n=" + n + " row " + r);
+            }
+            assertEquals(1f, d[1][0], "dot4 writes only its four outputs");
+            for (int i = 0; i < ny; i++) {
+                double ref = y0[3 + i];
+                for (int r = 0; r < 4; r++) ref += (double) alpha[r] * w[1 + r * ld + i];
+                assertEquals(ref, y[1][3 + i], 1e-5, "axpy4 n=" + n + " i=" + i);
+            }
+            near(y[0], y[1], 1e-6, "axpy4 n=" + n);
+            near(ye[0], ye[1], 1e-6, "axpy4Bf16 even n=" + n);
+            near(yo[0], yo[1], 1e-6, "axpy4Bf16 odd n=" + n);
+        }
+    }
+
     @Test void adamwIsBitIdenticalToTheScalarOrder() {
         for (int n : LENGTHS) {
             float[][] p = new float[2][], m = new float[2][], v = new float[2][];
