@@ -26,9 +26,21 @@ final class BenchData {
         return p;
     }
 
-    /** Loads OpenBLAS with as many threads as the backend gives it. */
+    private static int openBlasThreads = -1;
+
+    /** Loads OpenBLAS. */
     static void loadOpenBlas() {
         Loader.load(openblas_nolapack.class);
-        org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(Integer.getInteger("llava.blas.threads", THREADS));
+    }
+
+    /**
+     * Sets OpenBLAS's thread count for a raw-OpenBLAS benchmark (a process-wide setting: JMH runs
+     * each benchmark method in its own JVM, so the backend's setting of 1 does not interfere).
+     */
+    static void openBlasThreads(int n) {
+        if (openBlasThreads != n) {
+            org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(n);
+            openBlasThreads = n;
+        }
     }
 }

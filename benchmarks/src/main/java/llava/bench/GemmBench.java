@@ -23,7 +23,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * F32 GEMM n x n x n: the backend (OpenBLAS through native panels, A @ B and A @ W^T as a
  * Linear layer calls it), the backend's Java kernel (OpenBLAS switched off), and raw OpenBLAS
- * sgemm on native buffers holding the same data, and through JavaCPP's float[] overload.
+ * sgemm on native buffers holding the same data (with its own threads and with one thread), and
+ * through JavaCPP's float[] overload.
  * GFLOP/s = 2 n^3 / time.
  */
 @State(Scope.Thread)
@@ -92,17 +93,28 @@ public class GemmBench {
         return out;
     }
 
-    /** cblas_sgemm on native buffers: OpenBLAS's own speed, no copies. */
+    /** cblas_sgemm on native buffers with OpenBLAS's own threads (one per core): no copies. */
     @Benchmark
     public FloatPointer openblasNative() {
+        BenchData.openBlasThreads(BenchData.THREADS);
         openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
             openblas_nolapack.CblasNoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, n);
         return pc;
     }
 
-    /** cblas_sgemm with Java arrays: JavaCPP copies every array in and out on each call. */
+    /** The same with one OpenBLAS thread (what the backend runs per block). */
+    @Benchmark
+    public FloatPointer openblasNative1Thread() {
+        BenchData.openBlasThreads(1);
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
+            openblas_nolapack.CblasNoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, n);
+        return pc;
+    }
+
+    /** cblas_sgemm with Java arrays (OpenBLAS's own threads): JavaCPP copies every array in and out on each call. */
     @Benchmark
     public float[] openblasJavaArrays() {
+        BenchData.openBlasThreads(BenchData.THREADS);
         openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
             openblas_nolapack.CblasNoTrans, n, n, n, 1f, fa, n, fb, n, 0f, fc, n);
         return fc;

@@ -87,6 +87,15 @@ public class GemvBench {
 
     @Benchmark
     public FloatPointer openblasSgemvNative() {
+        BenchData.openBlasThreads(BenchData.THREADS);
+        openblas_nolapack.cblas_sgemv(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans, N, K, 1f, pw, K, px, 1,
+            0f, py, 1);
+        return py;
+    }
+
+    @Benchmark
+    public FloatPointer openblasSgemvNative1Thread() {
+        BenchData.openBlasThreads(1);
         openblas_nolapack.cblas_sgemv(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans, N, K, 1f, pw, K, px, 1,
             0f, py, 1);
         return py;
@@ -94,6 +103,7 @@ public class GemvBench {
 
     @Benchmark
     public FloatPointer openblasSgemvCopyingWeights() {
+        BenchData.openBlasThreads(BenchData.THREADS);
         pw.position(0).put(wArr, 0, wArr.length);
         pw.position(0);
         openblas_nolapack.cblas_sgemv(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans, N, K, 1f, pw, K, px, 1,

@@ -126,7 +126,9 @@ final class Blas {
             call(m, n, K, a, 0, aTrans ? m : K, aTrans, b, 0, bTrans ? K : n, bTrans, c, 0, n);
             return;
         }
-        boolean byRows = m >= n;
+        // column blocks unless C is much taller than wide: measured 10-20 % faster for A @ B than
+        // row blocks (same speed for A @ W^T)
+        boolean byRows = m > 2 * n;
         int len = byRows ? m : n;
         int parts = Math.max(1, Math.min(4 * threads, len / 64));
         Parallel.forDynamic(parts, () -> null, (unused, part) -> {
