@@ -9,19 +9,19 @@ import json
 import sys
 from collections import defaultdict
 
-HEADS = 8  # AttentionBench
+HEADS = 8  # CpuAttentionBench
 
 
 def flops(bench, p):
     cls, method = bench.split('.')[-2:]
-    if cls in ('GemmBench', 'NaiveGemmBench'):
+    if cls in ('CpuGemmBench', 'CpuNaiveGemmBench', 'GemmBench', 'NaiveGemmBench'):
         n = int(p['n'])
         return 2.0 * n ** 3
-    if cls == 'GemvBench':
+    if cls in ('CpuGemvBench', 'GemvBench'):
         return 2.0 * 4096 * 4096
-    if cls == 'Bf16GemmBench':
+    if cls in ('CpuBf16GemmBench', 'Bf16GemmBench'):
         return 2.0 * int(p['m']) * 2048 * 2048
-    if cls == 'AttentionBench':
+    if cls in ('CpuAttentionBench', 'AttentionBench'):
         t, d = int(p['seq']), int(p['headDim'])
         if method == 'forward':
             return 2 * 2.0 * t * t * d * HEADS / 2   # QK^T and PV, causal half

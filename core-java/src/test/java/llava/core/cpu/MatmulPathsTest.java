@@ -81,8 +81,9 @@ class MatmulPathsTest {
     private static final int[][] SHAPES = {
         {1, 1, 1}, {1, 37, 53}, {1, 300, 1}, {2, 3, 1}, {7, 1, 40}, {37, 29, 53}, {0, 5, 3}, {5, 0, 3}, {4, 6, 0},
     };
-    // the last two are split over the pool by OpenBLAS's caller: by columns, and by rows (M > 2 N)
-    private static final int[][] BIG = {{97, 131, 67}, {64, 600, 40}, {130, 70, 300}, {400, 90, 70}};
+    // the last two are split over the pool by OpenBLAS's caller (>= Blas.SPLIT_MIN_MACS): by
+    // columns, and by rows (M > 2 N)
+    private static final int[][] BIG = {{97, 131, 67}, {64, 600, 40}, {200, 300, 600}, {1200, 100, 300}};
     private static final Layout[][] BIG_LAYOUTS = {
         {Layout.ROW_MAJOR, Layout.TRANSPOSED}, {Layout.TRANSPOSED, Layout.ROW_MAJOR}, {Layout.STRIDED, Layout.STRIDED},
     };

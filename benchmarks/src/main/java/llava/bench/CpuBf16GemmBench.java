@@ -30,7 +30,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-public class Bf16GemmBench {
+public class CpuBf16GemmBench {
     static final int K = 2048, N = 2048;
 
     @Param({"128", "1024"})
@@ -41,8 +41,8 @@ public class Bf16GemmBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        x32 = BenchData.randn(1, DType.F32, m, K);
-        w32 = BenchData.randn(2, DType.F32, N, K);
+        x32 = CpuBenchSupport.randn(1, DType.F32, m, K);
+        w32 = CpuBenchSupport.randn(2, DType.F32, N, K);
         wt32 = w32.t();
         out32 = Tensor.empty(DType.F32, m, N);
         x = x32.to(DType.BF16);

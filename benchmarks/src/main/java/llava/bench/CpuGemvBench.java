@@ -32,7 +32,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-public class GemvBench {
+public class CpuGemvBench {
     static final int K = 4096, N = 4096;
 
     private final CpuBackend backend = new CpuBackend();
@@ -42,18 +42,18 @@ public class GemvBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        x = BenchData.randn(1, DType.F32, 1, K);
-        w = BenchData.randn(2, DType.F32, N, K);
+        x = CpuBenchSupport.randn(1, DType.F32, 1, K);
+        w = CpuBenchSupport.randn(2, DType.F32, N, K);
         wt = w.t();
-        bRowMajor = BenchData.randn(3, DType.F32, K, N);
+        bRowMajor = CpuBenchSupport.randn(3, DType.F32, K, N);
         out = Tensor.empty(DType.F32, 1, N);
         xb = x.to(DType.BF16);
         wb = w.to(DType.BF16);
         wbt = wb.t();
         outB = Tensor.empty(DType.BF16, 1, N);
-        BenchData.loadOpenBlas();
-        px = BenchData.nativeCopy(x);
-        pw = BenchData.nativeCopy(w);
+        CpuBenchSupport.loadOpenBlas();
+        px = CpuBenchSupport.nativeCopy(x);
+        pw = CpuBenchSupport.nativeCopy(w);
         py = new FloatPointer(N);
         wArr = w.toFloatArray();
         xArr = x.toFloatArray();
@@ -87,7 +87,7 @@ public class GemvBench {
 
     @Benchmark
     public FloatPointer openblasSgemvNative() {
-        BenchData.openBlasThreads(BenchData.THREADS);
+        CpuBenchSupport.openBlasThreads(CpuBenchSupport.THREADS);
         openblas_nolapack.cblas_sgemv(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans, N, K, 1f, pw, K, px, 1,
             0f, py, 1);
         return py;
@@ -95,7 +95,7 @@ public class GemvBench {
 
     @Benchmark
     public FloatPointer openblasSgemvNative1Thread() {
-        BenchData.openBlasThreads(1);
+        CpuBenchSupport.openBlasThreads(1);
         openblas_nolapack.cblas_sgemv(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans, N, K, 1f, pw, K, px, 1,
             0f, py, 1);
         return py;
@@ -103,7 +103,7 @@ public class GemvBench {
 
     @Benchmark
     public FloatPointer openblasSgemvCopyingWeights() {
-        BenchData.openBlasThreads(BenchData.THREADS);
+        CpuBenchSupport.openBlasThreads(CpuBenchSupport.THREADS);
         pw.position(0).put(wArr, 0, wArr.length);
         pw.position(0);
         openblas_nolapack.cblas_sgemv(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans, N, K, 1f, pw, K, px, 1,

@@ -28,7 +28,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-public class RowOpsBench {
+public class CpuRowOpsBench {
     static final int SM_ROWS = 512, SM_COLS = 4096, RMS_ROWS = 1024, RMS_COLS = 4096, CE_ROWS = 256, VOCAB = 32000;
 
     private final CpuBackend backend = new CpuBackend();
@@ -38,13 +38,13 @@ public class RowOpsBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        smX = BenchData.randn(1, DType.F32, SM_ROWS, SM_COLS);
+        smX = CpuBenchSupport.randn(1, DType.F32, SM_ROWS, SM_COLS);
         smOut = Tensor.empty(DType.F32, SM_ROWS, SM_COLS);
-        rmsX = BenchData.randn(2, DType.F32, RMS_ROWS, RMS_COLS);
-        rmsW = BenchData.randn(3, DType.F32, RMS_COLS);
+        rmsX = CpuBenchSupport.randn(2, DType.F32, RMS_ROWS, RMS_COLS);
+        rmsW = CpuBenchSupport.randn(3, DType.F32, RMS_COLS);
         rmsOut = Tensor.empty(DType.F32, RMS_ROWS, RMS_COLS);
         rstd = Tensor.empty(DType.F32, RMS_ROWS);
-        logits = BenchData.randn(4, DType.F32, CE_ROWS, VOCAB);
+        logits = CpuBenchSupport.randn(4, DType.F32, CE_ROWS, VOCAB);
         targetArr = new long[CE_ROWS];
         for (int i = 0; i < CE_ROWS; i++) targetArr[i] = (i * 7919L) % VOCAB;
         targets = Tensor.of(targetArr, CE_ROWS);

@@ -30,7 +30,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-public class AttentionBench {
+public class CpuAttentionBench {
     static final int HEADS = 8;
 
     @Param({"256", "1024"})
@@ -45,16 +45,16 @@ public class AttentionBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        q = BenchData.randn(1, DType.F32, 1, HEADS, seq, headDim);
-        k = BenchData.randn(2, DType.F32, 1, HEADS, seq, headDim);
-        v = BenchData.randn(3, DType.F32, 1, HEADS, seq, headDim);
+        q = CpuBenchSupport.randn(1, DType.F32, 1, HEADS, seq, headDim);
+        k = CpuBenchSupport.randn(2, DType.F32, 1, HEADS, seq, headDim);
+        v = CpuBenchSupport.randn(3, DType.F32, 1, HEADS, seq, headDim);
         out = Tensor.empty(DType.F32, 1, HEADS, seq, headDim);
         lse = Tensor.empty(DType.F32, 1, HEADS, seq);
-        gOut = BenchData.randn(4, DType.F32, 1, HEADS, seq, headDim);
+        gOut = CpuBenchSupport.randn(4, DType.F32, 1, HEADS, seq, headDim);
         gq = Tensor.empty(DType.F32, 1, HEADS, seq, headDim);
         gk = Tensor.empty(DType.F32, 1, HEADS, seq, headDim);
         gv = Tensor.empty(DType.F32, 1, HEADS, seq, headDim);
-        q1 = BenchData.randn(5, DType.F32, 1, HEADS, 1, headDim);
+        q1 = CpuBenchSupport.randn(5, DType.F32, 1, HEADS, 1, headDim);
         out1 = Tensor.empty(DType.F32, 1, HEADS, 1, headDim);
         lse1 = Tensor.empty(DType.F32, 1, HEADS, 1);
         scale = 1 / Math.sqrt(headDim);

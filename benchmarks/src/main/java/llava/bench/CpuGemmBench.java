@@ -33,7 +33,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-public class GemmBench {
+public class CpuGemmBench {
     @Param({"256", "1024", "2048"})
     int n;
 
@@ -44,13 +44,13 @@ public class GemmBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        a = BenchData.randn(1, DType.F32, n, n);
-        b = BenchData.randn(2, DType.F32, n, n);
-        w = BenchData.randn(3, DType.F32, n, n);
+        a = CpuBenchSupport.randn(1, DType.F32, n, n);
+        b = CpuBenchSupport.randn(2, DType.F32, n, n);
+        w = CpuBenchSupport.randn(3, DType.F32, n, n);
         out = Tensor.empty(DType.F32, n, n);
-        BenchData.loadOpenBlas();
-        pa = BenchData.nativeCopy(a);
-        pb = BenchData.nativeCopy(b);
+        CpuBenchSupport.loadOpenBlas();
+        pa = CpuBenchSupport.nativeCopy(a);
+        pb = CpuBenchSupport.nativeCopy(b);
         pc = new FloatPointer((long) n * n);
         fa = a.toFloatArray();
         fb = b.toFloatArray();
@@ -96,7 +96,7 @@ public class GemmBench {
     /** cblas_sgemm on native buffers with OpenBLAS's own threads (one per core): no copies. */
     @Benchmark
     public FloatPointer openblasNative() {
-        BenchData.openBlasThreads(BenchData.THREADS);
+        CpuBenchSupport.openBlasThreads(CpuBenchSupport.THREADS);
         openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
             openblas_nolapack.CblasNoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, n);
         return pc;
@@ -105,7 +105,7 @@ public class GemmBench {
     /** The same with one OpenBLAS thread (what the backend runs per block). */
     @Benchmark
     public FloatPointer openblasNative1Thread() {
-        BenchData.openBlasThreads(1);
+        CpuBenchSupport.openBlasThreads(1);
         openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
             openblas_nolapack.CblasNoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, n);
         return pc;
@@ -114,7 +114,7 @@ public class GemmBench {
     /** cblas_sgemm with Java arrays (OpenBLAS's own threads): JavaCPP copies every array in and out on each call. */
     @Benchmark
     public float[] openblasJavaArrays() {
-        BenchData.openBlasThreads(BenchData.THREADS);
+        CpuBenchSupport.openBlasThreads(CpuBenchSupport.THREADS);
         openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
             openblas_nolapack.CblasNoTrans, n, n, n, 1f, fa, n, fb, n, 0f, fc, n);
         return fc;

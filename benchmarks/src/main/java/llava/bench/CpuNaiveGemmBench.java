@@ -23,7 +23,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 1, time = 2)
 @Measurement(iterations = 3, time = 2)
 @Fork(1)
-public class NaiveGemmBench {
+public class CpuNaiveGemmBench {
     @Param({"256", "1024"})
     int n;
 

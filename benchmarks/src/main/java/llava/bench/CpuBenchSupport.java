@@ -8,9 +8,9 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.openblas.global.openblas_nolapack;
 
-/** Inputs for the benchmarks and the raw OpenBLAS baseline. */
-final class BenchData {
-    private BenchData() {}
+/** Shared setup of the CPU benchmarks: random inputs, native copies for the raw OpenBLAS baselines. */
+final class CpuBenchSupport {
+    private CpuBenchSupport() {}
 
     static final int THREADS = Runtime.getRuntime().availableProcessors();
 
