@@ -206,11 +206,11 @@ void gemm_tests() {
 #ifdef GA_EMULATION  // the CPU emulator runs one std::thread per CUDA thread: keep shapes small
   const Shape shapes[] = {{1, 1, 1, 1},    {1, 128, 128, 32}, {1, 130, 257, 75}, {3, 33, 17, 200},
                           {1, 1, 300, 64}, {2, 150, 1, 64},   {1, 64, 96, 0},    {1, 7, 9, 8},
-                          {1, 129, 129, 136}};
+                          {1, 129, 129, 136}, {2, 5, 70, 203}, {1, 8, 33, 520}};
 #else
   const Shape shapes[] = {{1, 1, 1, 1},      {1, 128, 128, 32},  {1, 130, 257, 75}, {3, 33, 17, 200},
                           {1, 1, 4096, 512}, {2, 300, 1, 64},    {1, 64, 96, 0},    {1, 256, 384, 1000},
-                          {1, 7, 9, 8},      {1, 129, 129, 136}};
+                          {1, 7, 9, 8},      {1, 129, 129, 136}, {2, 5, 70, 203},   {1, 8, 33, 520}};
 #endif
   // Each shape twice: with tight leading dimensions (odd ones take the SIMT fallback for half
   // types) and with leading dimensions rounded up to 8 (the tensor-core path with its tails).
