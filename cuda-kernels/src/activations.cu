@@ -4,7 +4,8 @@
  *
  * F32 math for F32/BF16/F16 (F64 for F64): silu(g) = g * sigmoid(g), out = silu(g) * up
  * (the CPU's F32 order: the activation is rounded to F32 before the product).
- * Backward (sg = sigmoid(g)): g_up = gy * g * sg, g_gate = gy * up * sg * (1 + g * (1 - sg)).
+ * Backward (sg = sigmoid(g)): g_up = gy * g * sg, g_gate = gy * up * sg * (1 + g * (1 - sg)), with
+ * 1 - sg evaluated as sigmoid(-g).
  */
 #include "common.cuh"
 
@@ -45,9 +46,9 @@ template <typename T> struct SiluMulBackwardOp {
     __device__ __forceinline__ void one(T g, T u, T y, T& dg, T& du) const {
         typedef acc_t<T> A;
         const A gv = load_acc(g), uv = load_acc(u), yv = load_acc(y);
-        const A sg = sigmoid_a(gv);
+        const A sg = sigmoid_a(gv), sgn = sigmoid_a(-gv);   // sgn = 1 - sg without cancellation
         du = store_acc<T>(yv * gv * sg);
-        dg = store_acc<T>(yv * uv * sg * (A(1) + gv * (A(1) - sg)));
+        dg = store_acc<T>(yv * uv * sg * (A(1) + gv * sgn));
     }
     template <int V> __device__ __forceinline__ void vec(int64_t i) const {
         Vec<T, V> g = load_vec<T, V>(gate, i), u = load_vec<T, V>(up, i), y = load_vec<T, V>(gy, i), dg, du;

@@ -3,7 +3,9 @@
  *
  * Numerics follow the CPU backend (cpu/MathFns.java, CpuBackend.binaryOp), computed in F32 for
  * F32/BF16/F16 and in F64 for F64 (the CPU computes in double, so F32 results agree to a few
- * ulp, not bit for bit, for the transcendental ops). Exceptions chosen to match the CPU exactly:
+ * ulp, not bit for bit, for the transcendental ops; formulas that cancel in F32, such as
+ * 1 + erf(z) in GELU for negative x, use equivalent forms that do not: erfc(-z), sigmoids).
+ * Exceptions chosen to match the CPU exactly:
  *  - AFFINE: F32 computes x * (float)a + (float)b in F32 without FMA (the CPU's F32 fast path);
  *    the other dtypes compute x * a + b in double;
  *  - CLAMP compares in double against the double bounds (NaN bound = unbounded);
@@ -34,8 +36,8 @@ __device__ __forceinline__ float m_sqrt(float x) { return sqrtf(x); }
 __device__ __forceinline__ double m_sqrt(double x) { return sqrt(x); }
 __device__ __forceinline__ float m_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double m_tanh(double x) { return tanh(x); }
-__device__ __forceinline__ float m_erf(float x) { return erff(x); }
-__device__ __forceinline__ double m_erf(double x) { return erf(x); }
+__device__ __forceinline__ float m_erfc(float x) { return erfcf(x); }
+__device__ __forceinline__ double m_erfc(double x) { return erfc(x); }
 __device__ __forceinline__ float m_sin(float x) { return sinf(x); }
 __device__ __forceinline__ double m_sin(double x) { return sin(x); }
 __device__ __forceinline__ float m_cos(float x) { return cosf(x); }
@@ -60,9 +62,11 @@ template <typename A> __device__ __forceinline__ A unary_float(int op, A x, doub
         case LLAVA_UNARY_SIGMOID: return m_sigmoid(x);
         case LLAVA_UNARY_RELU: return x > A(0) ? x : (x != x ? x : A(0));
         case LLAVA_UNARY_SILU: return x * m_sigmoid(x);
-        case LLAVA_UNARY_GELU: return A(0.5) * x * (A(1) + m_erf(x * A(INV_SQRT2)));
+        // 1 + erf(z) = erfc(-z) and (1 + tanh(u)) / 2 = sigmoid(2u): the same functions as the
+        // CPU's, without the cancellation 1 + erf/tanh suffers in F32 for negative x
+        case LLAVA_UNARY_GELU: return A(0.5) * x * m_erfc(-x * A(INV_SQRT2));
         case LLAVA_UNARY_GELU_TANH:
-            return A(0.5) * x * (A(1) + m_tanh(A(SQRT_2_OVER_PI) * (x + A(0.044715) * x * x * x)));
+            return x * m_sigmoid(A(2 * SQRT_2_OVER_PI) * (x + A(0.044715) * x * x * x));
         case LLAVA_UNARY_QUICK_GELU: return x * m_sigmoid(A(1.702) * x);
         case LLAVA_UNARY_SIN: return m_sin(x);
         case LLAVA_UNARY_COS: return m_cos(x);
@@ -135,21 +139,30 @@ template <typename T> struct UnaryOpF {
 
 // ---- fused unary backward ---------------------------------------------------------------------
 
+/* MathFns.derivative, rewritten without F32 cancellation: 1 - s = sigmoid(-x),
+ * 1 - tanh^2 x = 4e / (1 + e)^2 with e = exp(-2|x|), 1 + erf(z) = erfc(-z), (1 + tanh u) / 2 =
+ * sigmoid(2u) and (1 - tanh^2 u) / 4 = sigmoid(2u) sigmoid(-2u). */
 template <typename A> __device__ __forceinline__ A unary_derivative(int op, A x) {
     switch (op) {
-        case LLAVA_UNARY_TANH: { A t = m_tanh(x); return A(1) - t * t; }
-        case LLAVA_UNARY_SIGMOID: { A s = m_sigmoid(x); return s * (A(1) - s); }
-        case LLAVA_UNARY_RELU: return x > A(0) ? A(1) : A(0);
-        case LLAVA_UNARY_SILU: { A s = m_sigmoid(x); return s * (A(1) + x * (A(1) - s)); }
-        case LLAVA_UNARY_GELU:
-            return A(0.5) * (A(1) + m_erf(x * A(INV_SQRT2))) + x * A(INV_SQRT_2PI) * m_exp(A(-0.5) * x * x);
-        case LLAVA_UNARY_GELU_TANH: {
-            A u = A(SQRT_2_OVER_PI) * (x + A(0.044715) * x * x * x);
-            A t = m_tanh(u);
-            A du = A(SQRT_2_OVER_PI) * (A(1) + A(3 * 0.044715) * x * x);
-            return A(0.5) * (A(1) + t) + A(0.5) * x * (A(1) - t * t) * du;
+        case LLAVA_UNARY_TANH: {
+            const A e = m_exp(A(-2) * m_abs(x)), d = A(1) + e;
+            return A(4) * e / (d * d);
         }
-        case LLAVA_UNARY_QUICK_GELU: { A s = m_sigmoid(A(1.702) * x); return s + A(1.702) * x * s * (A(1) - s); }
+        case LLAVA_UNARY_SIGMOID: return m_sigmoid(x) * m_sigmoid(-x);
+        case LLAVA_UNARY_RELU: return x > A(0) ? A(1) : A(0);
+        case LLAVA_UNARY_SILU: { A s = m_sigmoid(x); return s * (A(1) + x * m_sigmoid(-x)); }
+        case LLAVA_UNARY_GELU:
+            return A(0.5) * m_erfc(-x * A(INV_SQRT2)) + x * A(INV_SQRT_2PI) * m_exp(A(-0.5) * x * x);
+        case LLAVA_UNARY_GELU_TANH: {
+            const A u2 = A(2 * SQRT_2_OVER_PI) * (x + A(0.044715) * x * x * x);
+            const A s = m_sigmoid(u2), sn = m_sigmoid(-u2);
+            const A du = A(SQRT_2_OVER_PI) * (A(1) + A(3 * 0.044715) * x * x);
+            return s + A(2) * x * s * sn * du;
+        }
+        case LLAVA_UNARY_QUICK_GELU: {
+            const A s = m_sigmoid(A(1.702) * x), sn = m_sigmoid(A(-1.702) * x);
+            return s + A(1.702) * x * s * sn;
+        }
         default: return A(0);   // not reached
     }
 }
