@@ -51,4 +51,25 @@ case_ cmyk s45x29 90 1x1,1x1,1x1,1x1 0 0 cmyk
 case_ ycck s45x29 90 2x2,1x1,1x1,2x2 0 0 ycck
 case_ adobe_rgb s45x29 90 1x1,1x1,1x1 0 0 rgb
 case_ quality3_16bit_tables s61x37 3 2x2,1x1,1x1 0 0 ycc 0
+# Damaged entropy data, decoded the way libjpeg recovers (restart resynchronisation, a marker in
+# the middle of the data, flipped bits); jpegref prints libjpeg's warning count for each.
+corrupt() { # name source python-expression-on-bytes-b
+  python3 - "$out/$2.jpg" "$out/$1.jpg" "$3" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+def rst(n, k=1):  # position of the k-th occurrence of restart marker n
+    pos = -1
+    for _ in range(k):
+        pos = b.index(bytes([0xFF, 0xD0 + n]), pos + 1)
+    return pos
+exec(sys.argv[3])
+open(sys.argv[2], 'wb').write(bytes(b))
+PY
+  "$tmp/jpegref" decode "$out/$1.jpg" "$out/$1.ppm"
+}
+corrupt corrupt_rst_too_far restart_420 'b[rst(2) + 1] = 0xD4'
+corrupt corrupt_rst_behind restart_420 'b[rst(1) + 1] = 0xD7'
+corrupt corrupt_cut_interval restart_420 'p = rst(3); del b[p - 40:p]'
+corrupt corrupt_flipped_bits restart_420 'p = rst(4); b[p - 30] ^= 0x5A; b[p - 25] ^= 0xC3'
+corrupt corrupt_progressive_bits progressive_420 'b[len(b) // 2] ^= 0x24; b[len(b) // 2 + 7] ^= 0x81'
 ls -l "$out"

@@ -65,6 +65,7 @@ final class JpegDecoder {
     private long bitBuf;
     private int bitCount;
     private boolean markerHit;
+    private boolean endOfData;
     private boolean insufficientData;
     private int eobrun;
     private int nextRestart;
@@ -343,6 +344,7 @@ final class JpegDecoder {
         bitBuf = 0;
         bitCount = 0;
         markerHit = false;
+        endOfData = false;
         insufficientData = false;
         eobrun = 0;
         nextRestart = 0;
@@ -545,15 +547,24 @@ final class JpegDecoder {
     // bits
     // -----------------------------------------------------------------------------------------
 
-    /** Loads whole bytes into the bit buffer until 57+ bits are there or a marker is reached. */
-    private void fill() throws ImageDecodeException {
-        while (bitCount <= 56 && !markerHit) {
-            if (pos >= d.length) throw ctx.truncated("JPEG");
+    /**
+     * Loads whole bytes into the bit buffer until 57+ bits are there, a marker is reached or the
+     * data ends (only bits actually used past the end make the file truncated, see consume).
+     */
+    private void fill() {
+        while (bitCount <= 56 && !markerHit && !endOfData) {
+            if (pos >= d.length) {
+                endOfData = true;
+                return;
+            }
             int b = d[pos] & 0xFF;
             if (b == 0xFF) {
                 int q = pos + 1;
                 while (q < d.length && (d[q] & 0xFF) == 0xFF) q++;
-                if (q >= d.length) throw ctx.truncated("JPEG");
+                if (q >= d.length) {
+                    endOfData = true;
+                    return;
+                }
                 if (d[q] != 0) {
                     markerHit = true; // pos stays on the marker for the marker reader
                     return;
@@ -567,10 +578,15 @@ final class JpegDecoder {
         }
     }
 
-    /** Drops n bits; past a marker the data reads as zeros and the rest of the interval is lost. */
-    private void consume(int n) {
+    /**
+     * Drops n bits. Past a marker the data reads as zeros and the rest of the interval is lost
+     * (libjpeg: "Corrupt JPEG data: premature end of data segment"); past the end of the file the
+     * image is incomplete, which Pillow reports as a truncated file.
+     */
+    private void consume(int n) throws ImageDecodeException {
         if (n > bitCount) {
-            insufficientData = true; // libjpeg: "Corrupt JPEG data: premature end of data segment"
+            if (!markerHit) throw ctx.truncated("JPEG");
+            insufficientData = true;
             bitBuf = 0;
             bitCount = 0;
             return;
