@@ -73,6 +73,7 @@ public final class LlavaModel extends Module {
             dtype, device, gen));
     }
 
+    /** Attaches the vision tower; the model owns it from now on (closing the model closes it). */
     public void setVisionTower(ClipVisionTower tower) {
         if (tower.config.hiddenSize() != config.mmHiddenSize()) {
             throw new IllegalArgumentException("vision tower hidden size " + tower.config.hiddenSize()
@@ -82,6 +83,13 @@ public final class LlavaModel extends Module {
     }
 
     public ClipVisionTower visionTower() { return visionTower; }
+
+    /** Frees the weights, including the vision tower's. */
+    @Override
+    public void close() {
+        super.close();
+        if (visionTower != null) visionTower.close();
+    }
     public ImageTokens imageTokens() { return imageTokens; }
     public DType dtype() { return lmHead.weight().dtype(); }
     public Device device() { return lmHead.weight().device(); }

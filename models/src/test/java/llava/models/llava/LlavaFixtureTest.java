@@ -28,10 +28,7 @@ class LlavaFixtureTest {
 
     @AfterAll
     static void free() {
-        if (model != null) {
-            model.visionTower().close();
-            model.close();
-        }
+        if (model != null) model.close();
     }
 
     static Path modelDir() {
@@ -157,7 +154,7 @@ class LlavaFixtureTest {
         LlavaModel alt = new LlavaModel(new LlavaConfig(c.llama(), c.visionTower(), c.mmHiddenSize(), c.selectLayer(), c.dropCls(), on,
             c.projectorType(), c.imageAspectRatio()), m.imageTokens(), DType.F32, Device.CPU, new llava.core.Generator(0));
         alt.loadStateDict(m.stateDict(), true);
-        alt.setVisionTower(m.visionTower());
+        alt.setVisionTower(LlavaLoader.loadVisionTower(LlavaLoader.resolveVisionTower(c.visionTower(), modelDir()), DType.F32, Device.CPU));
         m.close();
         return alt;
     }
