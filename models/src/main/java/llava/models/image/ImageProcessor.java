@@ -1,15 +1,13 @@
 package llava.models.image;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import llava.core.Tensor;
+import llava.models.ConfigJson;
 
 /**
  * CLIP image preprocessing exactly as {@code CLIPImageProcessor} of transformers cae78c46 computes
@@ -105,21 +103,14 @@ public final class ImageProcessor {
     }
 
     /**
-     * Reads a preprocessor_config.json. Sizes may be old-style ints ({@code "size": 224} means
+     * Reads a preprocessor_config.json. Values are type-checked strictly (a wrong type is an
+     * error naming the key, not a silent default). Sizes may be old-style ints ({@code "size": 224} means
      * shortest edge, {@code "crop_size": 224} a square crop), dicts ({@code {"shortest_edge": 224}},
      * {@code {"height": .., "width": ..}}) or [height, width] lists. Missing keys take
      * CLIPImageProcessor's defaults.
      */
     public static ImageProcessor fromConfig(Path configFile) throws IOException {
-        JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(Files.readString(configFile));
-        } catch (NoSuchFileException e) {
-            throw new IOException("preprocessor config " + configFile + " does not exist", e);
-        } catch (IOException e) {
-            throw new IOException("cannot read preprocessor config " + configFile + ": " + e.getMessage(), e);
-        }
-        if (root == null || !root.isObject()) throw new IOException("preprocessor config " + configFile + " is not a JSON object");
+        JsonNode root = ConfigJson.read(configFile);
         try {
             boolean doResize = bool(root, "do_resize", true);
             ResizeSpec size = parseSize(root.get("size"));
