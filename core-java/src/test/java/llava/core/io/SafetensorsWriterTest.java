@@ -54,6 +54,13 @@ class SafetensorsWriterTest {
                     assertSameTensor(e.getValue(), t, e.getKey());
                 }
             }
+            // conversion of a 0-dim and an empty tensor (the chunked path with nothing or one element)
+            try (Tensor s = sf.load("scalar", DType.BF16, llava.core.Device.CPU); Tensor es = ts.get("scalar").to(DType.BF16);
+                 Tensor z = sf.load("empty", DType.F32, llava.core.Device.CPU)) {
+                assertSameTensor(es, s, "scalar as bf16");
+                assertArrayEquals(new int[] {0, 4}, z.shape());
+                assertEquals(DType.F32, z.dtype());
+            }
         }
         ts.values().forEach(Tensor::close);
         base.close();
