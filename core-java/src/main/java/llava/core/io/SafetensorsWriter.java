@@ -143,9 +143,9 @@ public final class SafetensorsWriter {
             for (Map.Entry<String, String> e : sorted.entrySet()) {
                 if (!firstMeta) sb.append(',');
                 firstMeta = false;
-                compactString(sb, e.getKey());
+                jsonString(sb, e.getKey(), false);
                 sb.append(':');
-                compactString(sb, e.getValue());
+                jsonString(sb, e.getValue(), false);
             }
             sb.append('}');
             first = false;
@@ -158,7 +158,7 @@ public final class SafetensorsWriter {
             if (!seen.add(p.name())) throw new IllegalArgumentException("duplicate tensor name '" + p.name() + "'");
             if (!first) sb.append(',');
             first = false;
-            compactString(sb, p.name());
+            jsonString(sb, p.name(), false);
             sb.append(":{\"dtype\":\"").append(p.dtype().safetensorsName()).append("\",\"shape\":[");
             int[] shape = p.shape();
             for (int i = 0; i < shape.length; i++) {
@@ -177,8 +177,12 @@ public final class SafetensorsWriter {
         return out;
     }
 
-    /** A JSON string as serde_json writes it: only '"', '\\' and control characters escaped. */
-    private static void compactString(StringBuilder sb, String s) {
+    /**
+     * A JSON string as serde_json writes it (ensureAscii false: only '"', '\\' and control
+     * characters escaped) or as Python's json.dumps does by default (ensureAscii true: also every
+     * char outside printable ASCII, escaped per UTF-16 unit). Hex digits are lowercase in both.
+     */
+    static void jsonString(StringBuilder sb, String s, boolean ensureAscii) {
         sb.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -191,7 +195,7 @@ public final class SafetensorsWriter {
                 case '\r' -> sb.append("\\r");
                 case '\t' -> sb.append("\\t");
                 default -> {
-                    if (c < 0x20) sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+                    if (c < 0x20 || (ensureAscii && c > 0x7e)) sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
                     else sb.append(c);
                 }
             }
@@ -283,34 +287,12 @@ public final class SafetensorsWriter {
         for (Map.Entry<String, String> e : sortedWeightMap.entrySet()) {
             sb.append(first ? "\n    " : ",\n    ");
             first = false;
-            pythonString(sb, e.getKey());
+            jsonString(sb, e.getKey(), true);
             sb.append(": ");
-            pythonString(sb, e.getValue());
+            jsonString(sb, e.getValue(), true);
         }
         sb.append(first ? "}\n}\n" : "\n  }\n}\n");
         return sb.toString();
-    }
-
-    /** A JSON string as Python's json.dumps writes it by default (ensure_ascii). */
-    private static void pythonString(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\b' -> sb.append("\\b");
-                case '\f' -> sb.append("\\f");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20 || c > 0x7e) sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c)); // UTF-16 units, as Python
-                    else sb.append(c);
-                }
-            }
-        }
-        sb.append('"');
     }
 
     private static void removeStale(Path folder, Pattern shardPattern, Set<String> keep) throws IOException {

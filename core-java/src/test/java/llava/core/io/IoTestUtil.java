@@ -16,12 +16,12 @@ import llava.core.Half;
 import llava.core.Storage;
 import llava.core.Tensor;
 
-/** Random tensors of every dtype, exact comparison, and hand-made safetensors files. */
-final class IoTestUtil {
+/** Random tensors of every dtype, exact comparison, and hand-made safetensors files (shared with other modules' tests). */
+public final class IoTestUtil {
     private IoTestUtil() {}
 
     /** A tensor of random raw values of dtype (halves: random finite values; BOOL: 0/1). */
-    static Tensor random(Random r, DType dt, int... shape) {
+    public static Tensor random(Random r, DType dt, int... shape) {
         int n = 1;
         for (int s : shape) n *= s;
         Object a = Storage.newHostArray(dt, n);
@@ -41,7 +41,7 @@ final class IoTestUtil {
     }
 
     /** Same dtype, same shape, bit-identical elements. */
-    static void assertSameTensor(Tensor expected, Tensor actual, String what) {
+    public static void assertSameTensor(Tensor expected, Tensor actual, String what) {
         assertEquals(expected.dtype(), actual.dtype(), what + ": dtype");
         assertArrayEquals(expected.shape(), actual.shape(), what + ": shape");
         Object e = expected.toHostArray(), a = actual.toHostArray();
@@ -66,11 +66,11 @@ final class IoTestUtil {
     }
 
     /** A file: u64 length of header, header (UTF-8), then data. */
-    static Path rawFile(Path dir, String name, String header, byte[] data) throws IOException {
+    public static Path rawFile(Path dir, String name, String header, byte[] data) throws IOException {
         return rawFile(dir, name, header.getBytes(StandardCharsets.UTF_8), data);
     }
 
-    static Path rawFile(Path dir, String name, byte[] header, byte[] data) throws IOException {
+    public static Path rawFile(Path dir, String name, byte[] header, byte[] data) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(8 + header.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(header.length).put(header).put(data);
         Path p = dir.resolve(name);

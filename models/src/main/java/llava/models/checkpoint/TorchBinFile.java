@@ -315,13 +315,13 @@ public final class TorchBinFile implements TensorSource {
     }
 
     private static boolean contiguous(int[] shape, long[] stride) {
-        long expected = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            if (shape[i] == 1) continue;
-            if (stride[i] != expected) return false;
-            expected *= shape[i];
+        int[] st = new int[stride.length];
+        for (int i = 0; i < st.length; i++) {
+            if (shape[i] == 1) continue; // any stride of a size-1 dim is fine
+            if (stride[i] > Integer.MAX_VALUE) return false; // a contiguous stride is below numel < 2^31
+            st[i] = (int) stride[i];
         }
-        return true;
+        return Shapes.isContiguous(shape, st);
     }
 
     /** dst (row-major) = src viewed with the given strides from element 0; works on any primitive array type. */

@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import llava.core.DType;
 
 /**
  * A restricted unpickler for the pickles torch.save writes. It implements only data opcodes
@@ -41,7 +42,7 @@ final class TorchUnpickler {
     }
 
     /** A storage as persistent_load describes it: dtype, element count, and (legacy views) a window of it. */
-    record StorageRef(String key, llava.core.DType dtype, long numel, long viewOffset, long viewSize) {}
+    record StorageRef(String key, DType dtype, long numel, long viewOffset, long viewSize) {}
 
     /** A tensor as _rebuild_tensor_v2 describes it: a strided view of a storage. */
     record TensorRef(StorageRef storage, long offset, int[] shape, long[] stride, boolean requiresGrad) {}
@@ -65,16 +66,16 @@ final class TorchUnpickler {
     static final String REBUILD_PARAMETER_WITH_STATE = "torch._utils._rebuild_parameter_with_state";
 
     /** The typed storage classes torch.save names in persistent ids, and their dtypes (null: unsupported here). */
-    static final Map<String, llava.core.DType> STORAGE_TYPES = new LinkedHashMap<>();
+    static final Map<String, DType> STORAGE_TYPES = new LinkedHashMap<>();
     static {
-        STORAGE_TYPES.put("torch.DoubleStorage", llava.core.DType.F64);
-        STORAGE_TYPES.put("torch.FloatStorage", llava.core.DType.F32);
-        STORAGE_TYPES.put("torch.HalfStorage", llava.core.DType.F16);
-        STORAGE_TYPES.put("torch.BFloat16Storage", llava.core.DType.BF16);
-        STORAGE_TYPES.put("torch.LongStorage", llava.core.DType.I64);
-        STORAGE_TYPES.put("torch.IntStorage", llava.core.DType.I32);
-        STORAGE_TYPES.put("torch.ByteStorage", llava.core.DType.U8);
-        STORAGE_TYPES.put("torch.BoolStorage", llava.core.DType.BOOL);
+        STORAGE_TYPES.put("torch.DoubleStorage", DType.F64);
+        STORAGE_TYPES.put("torch.FloatStorage", DType.F32);
+        STORAGE_TYPES.put("torch.HalfStorage", DType.F16);
+        STORAGE_TYPES.put("torch.BFloat16Storage", DType.BF16);
+        STORAGE_TYPES.put("torch.LongStorage", DType.I64);
+        STORAGE_TYPES.put("torch.IntStorage", DType.I32);
+        STORAGE_TYPES.put("torch.ByteStorage", DType.U8);
+        STORAGE_TYPES.put("torch.BoolStorage", DType.BOOL);
         STORAGE_TYPES.put("torch.ShortStorage", null);
         STORAGE_TYPES.put("torch.CharStorage", null);
     }

@@ -1,6 +1,6 @@
 package llava.models.checkpoint;
 
-import static llava.models.checkpoint.CheckpointTestUtil.assertSameTensor;
+import static llava.core.io.IoTestUtil.assertSameTensor;
 import static llava.models.checkpoint.CheckpointTestUtil.assertSameTensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
