@@ -1,9 +1,6 @@
 package llava.models.checkpoint;
 
-import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +18,7 @@ import llava.core.cli.ProgressBar;
 import llava.core.io.SafetensorsFile;
 import llava.core.io.ShardedCheckpoint;
 import llava.core.io.TensorSource;
+import llava.models.ConfigJson;
 
 /**
  * A HuggingFace-style checkpoint folder: config.json plus weights in one of the layouts
@@ -37,9 +35,6 @@ public final class CheckpointFolder implements TensorSource {
     public static final String PYTORCH_BIN = "pytorch_model.bin";
     /** Loads above this size show progress even when stderr is not a terminal. */
     static final long LARGE_BYTES = 1L << 30;
-    private static final long MAX_CONFIG_BYTES = 16L << 20;
-    /** config.json as transformers writes it (json.dumps may emit NaN/Infinity). */
-    private static final ObjectMapper CONFIG_JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
 
     private final Path folder;
     private final Format format;
@@ -96,23 +91,8 @@ public final class CheckpointFolder implements TensorSource {
 
     /** config.json of the folder, parsed once. */
     public synchronized JsonNode config() throws IOException {
-        if (config == null) config = readConfig(folder.resolve(CONFIG));
+        if (config == null) config = ConfigJson.read(folder.resolve(CONFIG));
         return config;
-    }
-
-    /** A config.json file as a JSON object, with a clear error when missing or malformed. */
-    public static JsonNode readConfig(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) throw new IOException("no " + file.getFileName() + " in " + file.toAbsolutePath().getParent());
-        long size = Files.size(file);
-        if (size > MAX_CONFIG_BYTES) throw new IOException("config file " + file + " is " + size + " bytes, too large to be a config");
-        JsonNode n;
-        try {
-            n = CONFIG_JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new IOException("config file " + file + " is not valid JSON: " + e.getMessage(), e);
-        }
-        if (n == null || !n.isObject()) throw new IOException("config file " + file + " does not hold a JSON object");
-        return n;
     }
 
     @Override public Set<String> keys() { return source.keys(); }

@@ -19,7 +19,7 @@ import java.util.stream.Stream;
  * in {@code mm_vision_tower} (older: {@code vision_tower}) as upstream passes it to
  * {@code CLIPVisionModel.from_pretrained}: a local path (absolute, or relative to the working
  * directory), a path relative to the folder that contains the checkpoint (how the tiny fixture
- * refers to its tower), or a HuggingFace hub id ("openai/clip-vit-large-patch14") already
+ * refers to its tower) or to the checkpoint folder itself, or a HuggingFace hub id ("openai/clip-vit-large-patch14") already
  * downloaded into a hub cache ({@code models--ORG--NAME/snapshots/REV/} with
  * {@code refs/main} naming REV). A candidate counts when it is a folder with a config.json.
  */
@@ -46,6 +46,12 @@ public final class VisionTowerLocator {
         return resolve(v.textValue(), "mm_vision_tower in " + configFile, checkpoint.folder(), env, home, workingDir);
     }
 
+    /** {@link #resolve(String, String, Path, Map, Path, Path)} with this process's environment and directories. */
+    public static Path resolve(String spec, String origin, Path checkpointFolder) throws IOException {
+        return resolve(spec, origin, checkpointFolder, System.getenv(), Paths.get(System.getProperty("user.home")),
+            Paths.get("").toAbsolutePath());
+    }
+
     /**
      * Resolves a vision tower name; {@code origin} says where the name came from, for the error,
      * which lists every place tried and why it did not fit.
@@ -66,6 +72,8 @@ public final class VisionTowerLocator {
             Path parent = checkpointFolder.toAbsolutePath().normalize().getParent();
             if (!asPath.isAbsolute() && parent != null) {
                 found = check(parent.resolve(asPath), "relative to the checkpoint's parent folder", tried);
+                if (found != null) return found;
+                found = check(checkpointFolder.resolve(asPath), "inside the checkpoint folder", tried);
                 if (found != null) return found;
             }
         }
