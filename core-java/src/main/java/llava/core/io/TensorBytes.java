@@ -15,6 +15,7 @@ import llava.core.Storage;
 import llava.core.Tensor;
 import llava.core.autograd.GradMode;
 import llava.core.cpu.CpuStorage;
+import llava.core.cpu.Parallel;
 
 /**
  * Raw tensor data in files: elements of one dtype stored contiguously, row-major, in a given
@@ -108,13 +109,16 @@ public final class TensorBytes {
     /** Decodes count elements of stored type from buf into dst[off..] of the target's host type. */
     private static void decode(ByteBuffer buf, DType stored, DType target, Object dst, int off, int count) {
         if (stored != target) { // F16/BF16 -> F32, the common widening of half checkpoints
-            ShortBuffer sb = buf.asShortBuffer();
+            ShortBuffer sb = buf.asShortBuffer(); // absolute gets only: safe to share between threads
             float[] d = (float[]) dst;
-            if (stored == DType.BF16) {
-                for (int i = 0; i < count; i++) d[off + i] = Half.bf16ToFloat(sb.get(i));
-            } else {
-                for (int i = 0; i < count; i++) d[off + i] = Half.f16ToFloat(sb.get(i));
-            }
+            boolean bf16 = stored == DType.BF16;
+            Parallel.forRange(count, 1 << 16, (s, e) -> {
+                if (bf16) {
+                    for (int i = s; i < e; i++) d[off + i] = Half.bf16ToFloat(sb.get(i));
+                } else {
+                    for (int i = s; i < e; i++) d[off + i] = Half.f16ToFloat(sb.get(i));
+                }
+            });
             return;
         }
         switch (stored) {

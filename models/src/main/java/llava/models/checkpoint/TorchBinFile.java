@@ -41,8 +41,8 @@ public final class TorchBinFile implements TensorSource {
     /** torch.save's legacy magic number and protocol version. */
     private static final BigInteger LEGACY_MAGIC = new BigInteger("1950a86a20f9469cfc6c", 16);
     private static final long LEGACY_PROTOCOL = 1001;
-    /** data.pkl of the largest real checkpoints is a few MB. */
-    private static final long MAX_PICKLE = 256L << 20;
+    /** The pickle of a state dict is a few hundred KB even for 70B models; refuse absurd ones. */
+    private static final long MAX_PICKLE = 64L << 20;
 
     /** Where one storage's data lies in the file. */
     private record Located(long offset, long nbytes) {}
@@ -134,7 +134,7 @@ public final class TorchBinFile implements TensorSource {
     // ---- legacy format --------------------------------------------------------------------
 
     private static TorchBinFile openLegacy(Path path, FileChannel ch) throws IOException {
-        TorchUnpickler.Input in = TorchUnpickler.of(ch, 0);
+        TorchUnpickler.Input in = TorchUnpickler.of(ch, 0, MAX_PICKLE, path);
         TorchUnpickler.PersistentLoader none = (pid, at) -> {
             throw ZipDirectory.bad(path, "unexpected persistent id in a header pickle");
         };

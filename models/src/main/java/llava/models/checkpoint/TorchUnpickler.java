@@ -361,9 +361,13 @@ final class TorchUnpickler {
         };
     }
 
-    /** Pickles read sequentially from a file from a position (legacy checkpoints: several pickles, then data). */
-    static Input of(FileChannel ch, long start) throws IOException {
+    /**
+     * Pickles read sequentially from a file from a position (legacy checkpoints: several pickles,
+     * then data), at most maxBytes of them in all.
+     */
+    static Input of(FileChannel ch, long start, long maxBytes, Path path) throws IOException {
         long size = ch.size();
+        long end = Math.min(size, start + maxBytes);
         return new Input() {
             private final ByteBuffer buf = ByteBuffer.allocate(1 << 16);
             private long bufStart = start; // file position of buf[0]
@@ -371,7 +375,12 @@ final class TorchUnpickler {
 
             private boolean fill() throws IOException {
                 bufStart += buf.limit();
+                if (bufStart >= end) {
+                    if (end < size) throw new IOException("malformed PyTorch checkpoint " + path + ": pickles longer than " + maxBytes + " bytes");
+                    return false;
+                }
                 buf.clear();
+                buf.limit((int) Math.min(buf.capacity(), end - bufStart));
                 int n = ch.read(buf, bufStart);
                 buf.flip();
                 return n > 0;
@@ -393,7 +402,7 @@ final class TorchUnpickler {
                 return out;
             }
             @Override public long position() { return bufStart + buf.position(); }
-            @Override public long remaining() { return size - position(); }
+            @Override public long remaining() { return end - position(); }
         };
     }
 }
