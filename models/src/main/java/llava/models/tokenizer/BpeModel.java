@@ -34,6 +34,8 @@ final class BpeModel {
     final String unkSurface;
     /** Pieces BPE may form (NORMAL, USER_DEFINED, UNUSED): SentencePiece's pieces_ map. */
     private final Map<String, Integer> mergeable;
+    /** The same pieces, looked up by string region in the merge loop. */
+    private final PieceTable mergeableTable;
     /** The other pieces (CONTROL, UNKNOWN, BYTE): SentencePiece's reserved_id_map_. */
     private final Map<String, Integer> reserved;
     /** Score of each piece (score mode), or null. */
@@ -97,6 +99,9 @@ final class BpeModel {
         }
         user.sort((a, b) -> b.length() - a.length());
         this.userDefined = user.toArray(new String[0]);
+        boolean[] isMergeable = new boolean[pieces.length];
+        for (int id = 0; id < pieces.length; id++) isMergeable[id] = types[id].mergeable();
+        this.mergeableTable = new PieceTable(pieces, isMergeable);
     }
 
     /** A model scored like SentencePiece: pairs merge by the score of the merged piece. */
@@ -190,8 +195,7 @@ final class BpeModel {
         for (int i = 0; i < len; ) {
             int match = matchUserDefined(s, i);
             int end = match > 0 ? i + match : i + Character.charCount(s.codePointAt(i));
-            Integer id = mergeable.get(s.substring(i, end));
-            sym.add(i, end, id == null ? -1 : id, match > 0);
+            sym.add(i, end, mergeableTable.get(s, i, end), match > 0);
             i = end;
         }
         PairHeap heap = new PairHeap(sym.count * 2);
@@ -213,10 +217,11 @@ final class BpeModel {
             if (sym.next[l] >= 0) unusedSplits = offer(s, sym, heap, l, sym.next[l], unusedSplits);
         }
         for (int i = 0; i >= 0; i = sym.next[i]) {
-            if (scores != null) {
+            int id = sym.id[i];
+            if (id >= 0 && types[id] != PieceType.UNUSED) {
+                out.add(id);
+            } else if (scores != null) {
                 resegment(s.substring(sym.start[i], sym.end[i]), unusedSplits, out);
-            } else if (sym.id[i] >= 0) {
-                out.add(sym.id[i]);
             } else {
                 emitUnknown(s.substring(sym.start[i], sym.end[i]), out);
             }
@@ -228,14 +233,14 @@ final class BpeModel {
         if (sym.frozen[l] || sym.frozen[r]) return unusedSplits;
         int size = sym.end[r] - sym.start[l];
         if (scores != null) {
-            String merged = s.substring(sym.start[l], sym.end[r]);
-            Integer id = mergeable.get(merged);
-            if (id == null) return unusedSplits;
+            int id = mergeableTable.get(s, sym.start[l], sym.end[r]);
+            if (id < 0) return unusedSplits;
             heap.push(scores[id], l, r, size, id);
             if (types[id] == PieceType.UNUSED) {
                 // Unused pieces take part in merging but are split back into their halves on output.
                 if (unusedSplits == null) unusedSplits = new HashMap<>();
-                unusedSplits.put(merged, new String[] {s.substring(sym.start[l], sym.end[l]), s.substring(sym.start[r], sym.end[r])});
+                unusedSplits.put(s.substring(sym.start[l], sym.end[r]),
+                        new String[] {s.substring(sym.start[l], sym.end[l]), s.substring(sym.start[r], sym.end[r])});
             }
         } else {
             if (sym.id[l] < 0 || sym.id[r] < 0) return unusedSplits;

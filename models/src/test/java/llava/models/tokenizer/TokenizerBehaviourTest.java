@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TokenizerBehaviourTest {
     static Tokenizer llava, llamaJson;
     static SentencePieceModel spm;
+    static java.util.Map<String, Integer> normalPieces;
 
     @BeforeAll
     static void load() throws IOException {
@@ -130,11 +131,11 @@ class TokenizerBehaviourTest {
         StringBuilder sb = new StringBuilder();
         Random rnd = new Random(5);
         String[] words = {"the", "cat", "sat", "on", "a", "mat", "photograph", "\n", "ASSISTANT:", "😀", "über", "  "};
-        while (sb.length() < 400_000) sb.append(words[rnd.nextInt(words.length)]).append(' ');
+        while (sb.length() < 200_000) sb.append(words[rnd.nextInt(words.length)]).append(' ');
         String text = sb.toString();
         int[] ids = llava.encodeSentencePiece(text);
         assertEquals(text, llava.decodeSentencePiece(ids));
-        assertTrue(ids.length > 50_000);
+        assertTrue(ids.length > 25_000);
         // One long run without spaces: every merge happens inside a single word.
         String word = "ab".repeat(50_000);
         assertEquals(word, llava.decodeSentencePiece(llava.encodeSentencePiece(word)));
@@ -197,8 +198,11 @@ class TokenizerBehaviourTest {
 
     /** Textbook BPE by score: merge the best adjacent pair (leftmost on ties) until none is in the vocabulary. */
     private static List<String> naiveBpe(String normalized) {
-        java.util.Map<String, Integer> ids = new java.util.HashMap<>();
-        for (int i = 0; i < spm.size(); i++) if (spm.type(i) == PieceType.NORMAL) ids.put(spm.piece(i), i);
+        if (normalPieces == null) {
+            normalPieces = new java.util.HashMap<>();
+            for (int i = 0; i < spm.size(); i++) if (spm.type(i) == PieceType.NORMAL) normalPieces.put(spm.piece(i), i);
+        }
+        java.util.Map<String, Integer> ids = normalPieces;
         List<String> sym = new ArrayList<>();
         normalized.codePoints().forEach(cp -> sym.add(new String(Character.toChars(cp))));
         while (true) {
