@@ -172,10 +172,10 @@ public final class SafetensorsFile implements AutoCloseable {
         return Tensor.fromHostArray(arr, e.dtype, Device.CPU, e.shape);
     }
 
-    /** The tensor converted to dtype and moved to device. */
+    /** The tensor converted to dtype and moved to device (integer tensors keep their dtype). */
     public Tensor load(String name, DType dtype, Device device) throws IOException {
         try (Tensor t = load(name)) {
-            return t.to(dtype, device);
+            return t.dtype().isFloating() ? t.to(dtype, device) : t.to(device);
         }
     }
 
