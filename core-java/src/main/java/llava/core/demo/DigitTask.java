@@ -64,8 +64,17 @@ public final class DigitTask {
         return sb.toString();
     }
 
+    /** The most problems {@link #heldOut} may set aside: half of the 10^length there are, so training keeps the rest. */
+    public long maxHeldOut() {
+        return length >= 18 ? Long.MAX_VALUE : (long) Math.pow(10, length) / 2;
+    }
+
     /** count distinct problems from gen (the held-out set). */
     public int[][] heldOut(Generator gen, int count) {
+        if (count > maxHeldOut()) {
+            throw new IllegalArgumentException(count + " held-out problems are too many for " + length + " digits (at most "
+                + maxHeldOut() + ", half of all problems)");
+        }
         Set<String> seen = new HashSet<>();
         int[][] out = new int[count][];
         int n = 0;

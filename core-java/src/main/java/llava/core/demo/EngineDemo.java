@@ -106,6 +106,11 @@ public final class EngineDemo implements Command {
         if (logEvery < 1) throw new Args.UsageException("--log_every must be at least 1, got " + logEvery);
         int evalSize = a.getInt("eval_size", 500);
         if (evalSize < 1) throw new Args.UsageException("--eval_size must be at least 1, got " + evalSize);
+        long maxEval = new DigitTask(task, length).maxHeldOut();
+        if (evalSize > maxEval) {
+            throw new Args.UsageException("--eval_size " + evalSize + " is too large for --length " + length + ": at most "
+                + maxEval + " (half of the possible problems) can be held out");
+        }
         TinyTransformer.Config model = new TinyTransformer.Config(DigitTask.VOCAB, 64, 2, 4, 172, true, 1e-5, 10000);
         Settings s = new Settings(task, length, steps, batch, lr, 0.01, 0.05, 1.0, logEvery, evalSize,
             a.getInt("seed", 0), device, dtype, model);

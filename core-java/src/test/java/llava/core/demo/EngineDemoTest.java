@@ -54,6 +54,8 @@ class EngineDemoTest {
         assertTrue(assertThrows(Args.UsageException.class, () -> demo.run(new String[] {"--task", "add"})).getMessage().contains("add"));
         assertThrows(Args.UsageException.class, () -> demo.run(new String[] {"--steps", "0"}));
         assertThrows(Args.UsageException.class, () -> demo.run(new String[] {"--bogus", "1"}));
+        assertTrue(assertThrows(Args.UsageException.class, () -> demo.run(new String[] {"--length", "2"})).getMessage()
+            .contains("at most 50"), "500 held-out problems do not fit in the 100 two-digit ones");
         if (!Backends.cudaAvailable()) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> demo.run(new String[] {"--device", "cuda", "--steps", "1"}));
