@@ -1,7 +1,9 @@
 package llava.models;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,10 +12,17 @@ import java.nio.file.Path;
 public final class ConfigJson {
     private ConfigJson() {}
 
+    /** config.json as transformers writes it: json.dumps may emit NaN and Infinity. */
+    private static final ObjectMapper MAPPER = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
+    /** Configs are a few KB; refuse to parse anything absurd. */
+    private static final long MAX_BYTES = 16L << 20;
+
     public static JsonNode read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException("config file not found: " + file);
+        long size = Files.size(file);
+        if (size > MAX_BYTES) throw new IOException("config " + file + " is " + size + " bytes, too large to be a config");
         try {
-            JsonNode n = new ObjectMapper().readTree(file.toFile());
+            JsonNode n = MAPPER.readTree(file.toFile());
             if (n == null || !n.isObject()) throw new IOException("config " + file + " is not a JSON object");
             return n;
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

@@ -11,6 +11,7 @@ import java.util.function.Predicate;
 import llava.core.DType;
 import llava.core.Device;
 import llava.core.Tensor;
+import llava.core.io.TensorSource;
 import llava.core.nn.Module;
 
 /**
@@ -20,22 +21,12 @@ import llava.core.nn.Module;
 public final class ModelWeights {
     private ModelWeights() {}
 
-    /** Something tensors can be read from by name (a safetensors file, a checkpoint folder). */
-    public interface Source {
-        Set<String> keys();
-
-        int[] shape(String name);
-
-        /** The tensor converted to dtype (floating tensors only; others keep theirs) on device. */
-        Tensor load(String name, DType dtype, Device device) throws IOException;
-    }
-
     /**
      * Loads every state-dict entry of module from source. checkpointName maps a module key to its
      * name in the source; ignore lists source keys that may be left unused (e.g. rotary inv_freq
      * buffers). Missing keys, unexpected keys and shape mismatches are reported together.
      */
-    public static void load(Module module, Source source, Function<String, String> checkpointName,
+    public static void load(Module module, TensorSource source, Function<String, String> checkpointName,
                             Predicate<String> ignore, DType dtype, Device device, String what) throws IOException {
         Map<String, Tensor> own = module.stateDict();
         Map<String, String> wanted = new LinkedHashMap<>();

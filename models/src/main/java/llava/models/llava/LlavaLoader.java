@@ -10,6 +10,8 @@ import llava.core.Generator;
 import llava.core.nn.Init;
 import llava.models.ConfigJson;
 import llava.models.ModelWeights;
+import llava.models.checkpoint.CheckpointFolder;
+import llava.models.checkpoint.VisionTowerLocator;
 import llava.models.clip.ClipVisionConfig;
 import llava.models.clip.ClipVisionTower;
 
@@ -27,7 +29,7 @@ public final class LlavaLoader {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
-        try (WeightFiles src = WeightFiles.open(dir)) {
+        try (CheckpointFolder src = CheckpointFolder.open(dir)) {
             ModelWeights.load(model, src, k -> k, k -> k.endsWith(".rotary_emb.inv_freq"), dtype, device,
                 "LLaVA checkpoint " + dir);
         } catch (IOException | RuntimeException e) {
@@ -35,7 +37,7 @@ public final class LlavaLoader {
             throw e;
         }
         if (cfg.visionTower() != null) {
-            Path towerDir = resolveVisionTower(cfg.visionTower(), dir);
+            Path towerDir = VisionTowerLocator.resolve(cfg.visionTower(), "mm_vision_tower in " + dir.resolve("config.json"), dir);
             model.setVisionTower(loadVisionTower(towerDir, dtype, device));
         }
         return model;
@@ -50,7 +52,7 @@ public final class LlavaLoader {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
-        try (WeightFiles src = WeightFiles.open(dir)) {
+        try (CheckpointFolder src = CheckpointFolder.open(dir)) {
             ModelWeights.load(tower, src, k -> k,
                 k -> !k.startsWith("vision_model.") || k.equals("vision_model.embeddings.position_ids"),
                 dtype, device, "vision tower " + dir);
@@ -59,28 +61,6 @@ public final class LlavaLoader {
             throw e;
         }
         return tower;
-    }
-
-    /**
-     * mm_vision_tower as a local path, relative to the checkpoint's parent folder (how LLaVA
-     * training runs save it), or relative to the checkpoint folder itself.
-     */
-    public static Path resolveVisionTower(String name, Path checkpointDir) throws IOException {
-        Path p = Path.of(name);
-        java.util.List<Path> tried = new java.util.ArrayList<>();
-        java.util.List<Path> candidates = new java.util.ArrayList<>();
-        if (p.isAbsolute()) candidates.add(p);
-        else {
-            Path parent = checkpointDir.toAbsolutePath().getParent();
-            if (parent != null) candidates.add(parent.resolve(name));
-            candidates.add(checkpointDir.resolve(name));
-            candidates.add(p.toAbsolutePath());
-        }
-        for (Path c : candidates) {
-            tried.add(c);
-            if (Files.isRegularFile(c.resolve("config.json"))) return c;
-        }
-        throw new IOException("vision tower '" + name + "' not found; tried " + tried);
     }
 
     /** Image token ids from added_tokens.json (<im_patch>, <im_start>, <im_end>). */

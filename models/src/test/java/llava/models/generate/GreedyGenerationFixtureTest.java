@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 class GreedyGenerationFixtureTest {
 
     @Test void bothGenerationCasesMatch() throws Exception {
-        try (LlavaModel model = LlavaLoader.load(Fixtures.shared().resolve("tiny-llava-v1"), DType.F32, Device.CPU)) {
+        try (LlavaModel model = LlavaLoader.load(Fixtures.path("tiny-llava-v1"), DType.F32, Device.CPU)) {
             for (String name : new String[] {"generate_0", "generate_1"}) {
                 try (SafetensorsFile f = SafetensorsFile.open(Fixtures.path("refs/" + name + ".safetensors")); Scope s = Scope.open()) {
                     long[] prompt = f.load("input_ids").toLongArray();

@@ -13,6 +13,7 @@ import llava.core.autograd.GradMode;
 import llava.core.io.SafetensorsFile;
 import llava.models.Compare;
 import llava.models.Fixtures;
+import llava.models.checkpoint.VisionTowerLocator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,7 +33,7 @@ class LlavaFixtureTest {
     }
 
     static Path modelDir() {
-        return Fixtures.shared().resolve("tiny-llava-v1");
+        return Fixtures.path("tiny-llava-v1");
     }
 
     @Test
@@ -154,7 +155,7 @@ class LlavaFixtureTest {
         LlavaModel alt = new LlavaModel(new LlavaConfig(c.llama(), c.visionTower(), c.mmHiddenSize(), c.selectLayer(), c.dropCls(), on,
             c.projectorType(), c.imageAspectRatio()), m.imageTokens(), DType.F32, Device.CPU, new llava.core.Generator(0));
         alt.loadStateDict(m.stateDict(), true);
-        alt.setVisionTower(LlavaLoader.loadVisionTower(LlavaLoader.resolveVisionTower(c.visionTower(), modelDir()), DType.F32, Device.CPU));
+        alt.setVisionTower(LlavaLoader.loadVisionTower(VisionTowerLocator.resolve(c.visionTower(), "test", modelDir()), DType.F32, Device.CPU));
         m.close();
         return alt;
     }
