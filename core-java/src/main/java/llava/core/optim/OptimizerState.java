@@ -1,9 +1,14 @@
 package llava.core.optim;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import llava.core.Scope;
 import llava.core.Tensor;
+import llava.core.io.SafetensorsFile;
+import llava.core.io.SafetensorsWriter;
 
 /**
  * An optimizer's state in a form that maps onto one safetensors file: tensors by name (the
@@ -46,6 +51,26 @@ public record OptimizerState(Map<String, Tensor> tensors, Map<String, String> sc
             return Double.parseDouble(v);
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("optimizer state: '" + key + "' is not a number: '" + v + "'");
+        }
+    }
+
+    /** Writes the state as one safetensors file (scalars in its metadata), atomically. */
+    public void save(Path file) throws IOException {
+        SafetensorsWriter.write(file, tensors, scalars);
+    }
+
+    /** Reads a state written by {@link #save}; the tensors are on the CPU and owned by the result. */
+    public static OptimizerState load(Path file) throws IOException {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            if (!f.metadata().containsKey("optimizer.type")) {
+                throw new IOException(file + ": not an optimizer state (its metadata has no 'optimizer.type')");
+            }
+            for (String k : f.keys()) tensors.put(k, Scope.detach(f.load(k)));
+            return new OptimizerState(tensors, f.metadata());
+        } catch (IOException | RuntimeException e) {
+            for (Tensor t : tensors.values()) t.close();
+            throw e;
         }
     }
 

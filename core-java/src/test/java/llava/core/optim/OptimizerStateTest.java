@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,9 +19,11 @@ import llava.core.Generator;
 import llava.core.Scope;
 import llava.core.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Exact resume: an optimizer rebuilt from a saved state continues bit for bit like the original. */
 class OptimizerStateTest {
+    @TempDir Path tmp;
 
     /** Two groups: an F32 matrix with decay; a BF16 vector (stepped through a master) and an F32 vector without. */
     private static List<ParamGroup> groups(Map<String, Tensor> p) {
@@ -50,14 +56,18 @@ class OptimizerStateTest {
         }
     }
 
-    /** What a save to disk and a load keep: values and scalar strings, nothing shared with the live state. */
-    private static OptimizerState serialized(OptimizerState s) {
-        Map<String, Tensor> t = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : s.tensors().entrySet()) t.put(e.getKey(), Scope.detach(e.getValue().clone()));
-        return new OptimizerState(t, new LinkedHashMap<>(s.scalars()));
+    /** Through a safetensors file and back: values and scalar strings, nothing shared with the live state. */
+    private static OptimizerState throughFile(OptimizerState s, Path dir) {
+        try {
+            Path file = dir.resolve("optimizer.safetensors");
+            s.save(file);
+            return OptimizerState.load(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
-    private static void resumeIsExact(Function<List<ParamGroup>, Optimizer> make, String... expectedBuffers) {
+    private void resumeIsExact(Function<List<ParamGroup>, Optimizer> make, String... expectedBuffers) {
         try (Scope s = Scope.open()) {
             Map<String, Tensor> pa = params(new Generator(1));
             Generator grads = new Generator(2);
@@ -76,7 +86,7 @@ class OptimizerStateTest {
                     }
                     assertTrue(live.tensors().containsKey("state.layers.0.h.master"), "the BF16 parameter's master is saved");
                     assertEquals(DType.F32, live.tensors().get("state.layers.0.h.master").dtype());
-                    saved = serialized(live);
+                    saved = throughFile(live, tmp);
                 }
                 try (Optimizer b = make.apply(groups(pb)); saved) {
                     b.loadStateDict(saved);
@@ -113,6 +123,17 @@ class OptimizerStateTest {
 
     @Test void sgdWithMomentumResumesExactly() {
         resumeIsExact(g -> new SGD(g, 0.9, 0.1, false), SGD.MOMENTUM_BUFFER);
+    }
+
+    @Test void loadingAFileThatIsNoOptimizerStateNamesIt() throws IOException {
+        Path file = tmp.resolve("weights.safetensors");
+        try (Scope s = Scope.open()) {
+            llava.core.io.SafetensorsWriter.write(file, Map.of("w", Tensor.zeros(2)), null);
+        }
+        IOException e = assertThrows(IOException.class, () -> OptimizerState.load(file));
+        assertTrue(e.getMessage().contains("weights.safetensors") && e.getMessage().contains("optimizer.type"), e.getMessage());
+        Files.write(file, new byte[] {1, 2, 3});
+        assertThrows(IOException.class, () -> OptimizerState.load(file));
     }
 
     @Test void stateKeysAndScalars() {

@@ -10,10 +10,11 @@ import llava.core.Tensor;
 import llava.core.demo.DigitTask;
 import llava.core.demo.TinyTransformer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The training-step example of README.md, kept compiling and running. */
 class ReadmeTrainingExampleTest {
-    @Test void readmeTrainingLoopRuns() {
+    @Test void readmeTrainingLoopRuns(@TempDir java.nio.file.Path dir) throws java.io.IOException {
         DigitTask task = new DigitTask(DigitTask.Kind.COPY, 3);
         DigitTask.Batch b = task.trainingBatch(new Generator(1), 4, java.util.Set.of());
         int totalSteps = 3;
@@ -35,7 +36,10 @@ class ReadmeTrainingExampleTest {
                 opt.zeroGrad();
             }
             try (OptimizerState st = opt.stateDict()) {
-                assertTrue(st.tensors().containsKey("state.embed_tokens.weight.master"));
+                st.save(dir.resolve("optimizer.safetensors"));
+            }
+            try (OptimizerState back = OptimizerState.load(dir.resolve("optimizer.safetensors"))) {
+                assertTrue(back.tensors().containsKey("state.embed_tokens.weight.master"));
             }
             assertTrue(norm > 0);
             opt.close();
