@@ -19,6 +19,11 @@ public record LlavaConfig(
     String projectorType,     // "linear" (LLaVA 0.1) or "mlp2x_gelu" (LLaVA-1.5)
     String imageAspectRatio) { // "square" or "pad"
 
+    /** The same config with mm_use_im_start_end set. */
+    public LlavaConfig withImStartEnd(boolean on) {
+        return new LlavaConfig(llama, visionTower, mmHiddenSize, selectLayer, dropCls, on, projectorType, imageAspectRatio);
+    }
+
     public static LlavaConfig fromJson(JsonNode n) {
         LlamaConfig llama = LlamaConfig.fromJson(n.has("text_config") ? n.get("text_config") : n);
         String feature = ConfigJson.optString(n, "mm_vision_select_feature",

@@ -20,8 +20,14 @@ public final class LlavaLoader {
     private LlavaLoader() {}
 
     public static LlavaModel load(Path dir, DType dtype, Device device) throws IOException {
+        return load(dir, dtype, device, c -> c);
+    }
+
+    /** Loads with the config adjusted first (e.g. mm_use_im_start_end overridden at run time). */
+    public static LlavaModel load(Path dir, DType dtype, Device device, java.util.function.UnaryOperator<LlavaConfig> adjust)
+            throws IOException {
         JsonNode cfgJson = ConfigJson.read(dir.resolve("config.json"));
-        LlavaConfig cfg = LlavaConfig.fromJson(cfgJson);
+        LlavaConfig cfg = adjust.apply(LlavaConfig.fromJson(cfgJson));
         LlavaModel.ImageTokens tokens = imageTokens(dir);
         LlavaModel model;
         try (AutoCloseable skip = Init.skip()) {
@@ -38,7 +44,7 @@ public final class LlavaLoader {
         }
         if (cfg.visionTower() != null) {
             Path towerDir = VisionTowerLocator.resolve(cfg.visionTower(), "mm_vision_tower in " + dir.resolve("config.json"), dir);
-            model.setVisionTower(loadVisionTower(towerDir, dtype, device));
+            model.setVisionTower(loadVisionTower(towerDir, dtype, device), towerDir);
         }
         return model;
     }

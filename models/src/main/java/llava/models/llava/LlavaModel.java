@@ -52,6 +52,7 @@ public final class LlavaModel extends Module {
     public final LanguageModel model;
     public final Linear lmHead;
     private ClipVisionTower visionTower;
+    private java.nio.file.Path visionTowerFolder;
     private final ImageTokens imageTokens;
 
     /** The "model" module: LlamaModel plus mm_projector. */
@@ -75,12 +76,21 @@ public final class LlavaModel extends Module {
 
     /** Attaches the vision tower; the model owns it from now on (closing the model closes it). */
     public void setVisionTower(ClipVisionTower tower) {
+        setVisionTower(tower, null);
+    }
+
+    /** Attaches the vision tower loaded from folder (where its preprocessor config lives). */
+    public void setVisionTower(ClipVisionTower tower, java.nio.file.Path folder) {
         if (tower.config.hiddenSize() != config.mmHiddenSize()) {
             throw new IllegalArgumentException("vision tower hidden size " + tower.config.hiddenSize()
                 + " does not match mm_hidden_size " + config.mmHiddenSize());
         }
         this.visionTower = tower;
+        this.visionTowerFolder = folder;
     }
+
+    /** The folder the vision tower came from (null when it was built in memory). */
+    public java.nio.file.Path visionTowerFolder() { return visionTowerFolder; }
 
     public ClipVisionTower visionTower() { return visionTower; }
 
