@@ -669,6 +669,54 @@ __device__ __forceinline__ void for_row(const T* row, int64_t cols, int tid, int
     }
 }
 
+/* for_row over two rows of the same dtype: f(a[c], b[c], c). */
+template <int V, typename T, typename F>
+__device__ __forceinline__ void for_row2(const T* a, const T* b, int64_t cols, int tid, int nthreads, F&& f) {
+    if (V > 1) {
+        const int64_t nv = cols / V;
+        for (int64_t i = tid; i < nv; i += nthreads) {
+            Vec<T, V> va = load_vec<T, V>(a, i * V), vb = load_vec<T, V>(b, i * V);
+#pragma unroll
+            for (int j = 0; j < V; j++) f(load_acc(va.v[j]), load_acc(vb.v[j]), i * V + j);
+        }
+    } else {
+        for (int64_t c = tid; c < cols; c += nthreads) f(load_acc(a[c]), load_acc(b[c]), c);
+    }
+}
+
+/* out[c] = f(in[c], c) over a row, with V-wide loads and stores (same conditions as for_row;
+ * out may alias in: each thread reads its elements before writing them). */
+template <int V, typename T, typename F>
+__device__ __forceinline__ void map_row(const T* in, T* out, int64_t cols, int tid, int nthreads, F&& f) {
+    if (V > 1) {
+        const int64_t nv = cols / V;
+        for (int64_t i = tid; i < nv; i += nthreads) {
+            Vec<T, V> v = load_vec<T, V>(in, i * V), r;
+#pragma unroll
+            for (int j = 0; j < V; j++) r.v[j] = store_acc<T>(f(load_acc(v.v[j]), i * V + j));
+            store_vec<T, V>(out, i * V, r);
+        }
+    } else {
+        for (int64_t c = tid; c < cols; c += nthreads) out[c] = store_acc<T>(f(load_acc(in[c]), c));
+    }
+}
+
+/* out[c] = f(a[c], b[c], c) over a row, V-wide. */
+template <int V, typename T, typename F>
+__device__ __forceinline__ void map_row2(const T* a, const T* b, T* out, int64_t cols, int tid, int nthreads, F&& f) {
+    if (V > 1) {
+        const int64_t nv = cols / V;
+        for (int64_t i = tid; i < nv; i += nthreads) {
+            Vec<T, V> va = load_vec<T, V>(a, i * V), vb = load_vec<T, V>(b, i * V), r;
+#pragma unroll
+            for (int j = 0; j < V; j++) r.v[j] = store_acc<T>(f(load_acc(va.v[j]), load_acc(vb.v[j]), i * V + j));
+            store_vec<T, V>(out, i * V, r);
+        }
+    } else {
+        for (int64_t c = tid; c < cols; c += nthreads) out[c] = store_acc<T>(f(load_acc(a[c]), load_acc(b[c]), c));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // launch and error helpers
 // ---------------------------------------------------------------------------------------------

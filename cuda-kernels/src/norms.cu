@@ -2,8 +2,8 @@
  * norms.cu: RMSNorm and LayerNorm, forward and backward, over contiguous [rows, cols].
  *
  * Forward: a warp per row (8 rows per block) up to 1024 columns, else a block per row; the row is
- * read once for the statistics and again (from L1/L2) for the output; 16-byte loads when rows
- * are aligned. Statistics accumulate in F32 (F64 for F64); rstd = 1 / sqrt(var + eps) is
+ * read once for the statistics and again (from L1/L2) for the output; 16-byte loads and stores
+ * when rows are aligned (the backward too). Statistics accumulate in F32 (F64 for F64); rstd = 1 / sqrt(var + eps) is
  * evaluated in double from the F32 sum, as the CPU does in double. RMSNorm's output is
  * w * (x * rstd), the CPU's F32 order; LayerNorm's ((x - mean) * rstd) * w + b. LayerNorm computes
  * the variance in a second pass over (x - mean) (no cancellation).
@@ -63,11 +63,9 @@ rms_norm_forward_kernel(int64_t rows, int64_t cols, const T* x, const T* w, doub
     ss = row_allreduce(ss, SumOp(), smem);
     if (!active) return;
     const A inv = inv_std(ss, cols, eps);
-    T* orow = out + r * cols;
-    for_row<V>(row, cols, threadIdx.x, blockDim.x, [&](A v, int64_t c) {
-        A h = v * inv;
-        if (w != nullptr) h = load_acc(w[c]) * h;
-        orow[c] = store_acc<T>(h);
+    map_row<V>(row, out + r * cols, cols, threadIdx.x, blockDim.x, [&](A v, int64_t c) {
+        const A h = v * inv;
+        return w != nullptr ? load_acc(w[c]) * h : h;
     });
     if (threadIdx.x == 0) rstd[r] = (float)inv;
 }
@@ -90,12 +88,11 @@ layer_norm_forward_kernel(int64_t rows, int64_t cols, const T* x, const T* w, co
     q = row_allreduce(q, SumOp(), smem);
     if (!active) return;
     const A inv = inv_std(q, cols, eps);
-    T* orow = out + r * cols;
-    for_row<V>(row, cols, threadIdx.x, blockDim.x, [&](A v, int64_t c) {
+    map_row<V>(row, out + r * cols, cols, threadIdx.x, blockDim.x, [&](A v, int64_t c) {
         A h = (v - mean) * inv;
         if (w != nullptr) h = h * load_acc(w[c]);
         if (b != nullptr) h = h + load_acc(b[c]);
-        orow[c] = store_acc<T>(h);
+        return h;
     });
     if (threadIdx.x == 0) {
         mean_out[r] = (float)mean;
@@ -145,15 +142,12 @@ rms_norm_backward_kernel(int64_t rows, int64_t cols, int64_t rows_per_chunk, con
         const T* gr = gy + r * cols;
         const A inv = (A)rstd[r];
         A dot = A(0);
-        for_row<V>(gr, cols, threadIdx.x, blockDim.x,
-                   [&](A g, int64_t c) { dot += g * load_or_one(w, c) * load_acc(xr[c]); });
+        for_row2<V>(gr, xr, cols, threadIdx.x, blockDim.x, [&](A g, A xv, int64_t c) { dot += g * load_or_one(w, c) * xv; });
         dot = block_allreduce(dot, SumOp(), smem);
         const A k = dot * inv * inv * inv / (A)cols;
-        T* gxr = gx + r * cols;
-        for_row<V>(gr, cols, threadIdx.x, blockDim.x, [&](A g, int64_t c) {
-            const A xv = load_acc(xr[c]);
-            gxr[c] = store_acc<T>(g * load_or_one(w, c) * inv - xv * k);
+        map_row2<V>(gr, xr, gx + r * cols, cols, threadIdx.x, blockDim.x, [&](A g, A xv, int64_t c) {
             if (acc_w != nullptr) acc_w[c] += g * xv * inv;
+            return g * load_or_one(w, c) * inv - xv * k;
         });
     }
     __syncthreads();
@@ -181,20 +175,19 @@ layer_norm_backward_kernel(int64_t rows, int64_t cols, int64_t rows_per_chunk, c
         const T* gr = gy + r * cols;
         const A m = (A)mean[r], inv = (A)rstd[r];
         A sg = A(0), sgx = A(0);
-        for_row<V>(gr, cols, threadIdx.x, blockDim.x, [&](A g, int64_t c) {
-            const A xh = (load_acc(xr[c]) - m) * inv;
+        for_row2<V>(gr, xr, cols, threadIdx.x, blockDim.x, [&](A g, A xv, int64_t c) {
+            const A xh = (xv - m) * inv;
             const A gw = g * load_or_one(w, c);
             sg += gw;
             sgx += gw * xh;
         });
         sg = block_allreduce(sg, SumOp(), smem) / (A)cols;
         sgx = block_allreduce(sgx, SumOp(), smem) / (A)cols;
-        T* gxr = gx + r * cols;
-        for_row<V>(gr, cols, threadIdx.x, blockDim.x, [&](A g, int64_t c) {
-            const A xh = (load_acc(xr[c]) - m) * inv;
-            gxr[c] = store_acc<T>(inv * (g * load_or_one(w, c) - sg - xh * sgx));
+        map_row2<V>(gr, xr, gx + r * cols, cols, threadIdx.x, blockDim.x, [&](A g, A xv, int64_t c) {
+            const A xh = (xv - m) * inv;
             if (acc_w != nullptr) acc_w[c] += g * xh;
             if (acc_b != nullptr) acc_b[c] += g;
+            return inv * (g * load_or_one(w, c) - sg - xh * sgx);
         });
     }
     __syncthreads();

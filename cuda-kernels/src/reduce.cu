@@ -294,10 +294,10 @@ softmax_kernel(int64_t rows, int64_t cols, const T* x, T* out, bool log_softmax)
     T* orow = out + r * cols;
     if (log_softmax) {
         const A lse = m + log_a(st.s);
-        for_row<V>(row, cols, threadIdx.x, blockDim.x, [&](A v, int64_t c) { orow[c] = store_acc<T>(v - lse); });
+        map_row<V>(row, orow, cols, threadIdx.x, blockDim.x, [&](A v, int64_t) { return v - lse; });
     } else {
         const A sum = st.s;   // divide (not multiply by a reciprocal), as the CPU does
-        for_row<V>(row, cols, threadIdx.x, blockDim.x, [&](A v, int64_t c) { orow[c] = store_acc<T>(exp_a(v - m) / sum); });
+        map_row<V>(row, orow, cols, threadIdx.x, blockDim.x, [&](A v, int64_t) { return exp_a(v - m) / sum; });
     }
 }
 
@@ -316,18 +316,16 @@ softmax_backward_kernel(int64_t rows, int64_t cols, const T* y, const T* gy, T* 
         if (log_softmax) {
             for_row<V>(grow, cols, threadIdx.x, blockDim.x, [&](A g, int64_t) { acc += g; });
         } else {
-            for_row<V>(grow, cols, threadIdx.x, blockDim.x, [&](A g, int64_t c) { acc += g * load_acc(yrow[c]); });
+            for_row2<V>(grow, yrow, cols, threadIdx.x, blockDim.x, [&](A g, A yv, int64_t) { acc += g * yv; });
         }
     }
     acc = row_allreduce(acc, SumOp(), smem);
     if (!active) return;
     T* orow = gx + base;
     if (log_softmax) {
-        for_row<V>(grow, cols, threadIdx.x, blockDim.x,
-                   [&](A g, int64_t c) { orow[c] = store_acc<T>(g - exp_a(load_acc(yrow[c])) * acc); });
+        map_row2<V>(grow, yrow, orow, cols, threadIdx.x, blockDim.x, [&](A g, A yv, int64_t) { return g - exp_a(yv) * acc; });
     } else {
-        for_row<V>(grow, cols, threadIdx.x, blockDim.x,
-                   [&](A g, int64_t c) { orow[c] = store_acc<T>(load_acc(yrow[c]) * (g - acc)); });
+        map_row2<V>(grow, yrow, orow, cols, threadIdx.x, blockDim.x, [&](A g, A yv, int64_t) { return yv * (g - acc); });
     }
 }
 
