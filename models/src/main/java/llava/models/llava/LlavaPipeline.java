@@ -10,7 +10,6 @@ import llava.core.Device;
 import llava.core.Tensor;
 import llava.models.conversation.Conversation;
 import llava.models.conversation.ConversationTemplates;
-import llava.models.conversation.ImageTokens;
 import llava.models.conversation.SeparatorStyle;
 import llava.models.generate.Generation;
 import llava.models.generate.SamplingParams;
@@ -44,6 +43,7 @@ public final class LlavaPipeline implements AutoCloseable {
 
     public static LlavaPipeline load(Path dir, DType dtype, Device device, java.util.function.UnaryOperator<LlavaConfig> adjust)
             throws IOException {
+        if (!java.nio.file.Files.isDirectory(dir)) throw new IOException("model folder not found: " + dir);
         Tokenizer tok = Tokenizer.fromPretrained(dir);
         LlavaModel model = LlavaLoader.load(dir, dtype, device, adjust);
         try {
@@ -79,10 +79,21 @@ public final class LlavaPipeline implements AutoCloseable {
     /** run_llava's prompt: the query, a newline and the image tokens, in a fresh conversation. */
     public String imagePrompt(String convMode, String query, boolean withImage) {
         Conversation conv = ConversationTemplates.get(convMode);
-        String qs = withImage ? ImageTokens.appendToQuery(query, imagePatches(), model.config.useImStartEnd()) : query;
+        String qs = withImage ? query + "\n" + imageText() : query;
         conv.appendMessage(conv.roles().get(0), qs);
         conv.appendMessage(conv.roles().get(1), null);
         return conv.prompt();
+    }
+
+    /** The text that stands for one image in a prompt: the model's patch token N times, wrapped
+     *  in its start/end tokens when it uses them (LLaVA 0.1: <im_start><im_patch>...<im_end>;
+     *  llava-hf: <image> N times). */
+    public String imageText() {
+        LlavaModel.ImageTokens t = model.imageTokens();
+        if (t.patch() < 0) throw new IllegalStateException("the checkpoint defines no image patch token (added_tokens.json)");
+        String run = tokenizer.piece(t.patch()).repeat(imagePatches());
+        if (model.config.useImStartEnd()) return tokenizer.piece(t.start()) + run + tokenizer.piece(t.end());
+        return run;
     }
 
     /** The string that ends an assistant reply in this template. */
