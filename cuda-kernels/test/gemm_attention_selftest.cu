@@ -2,10 +2,12 @@
  * Standalone check of llava_gemm and the llava_attention_* kernels against a host F64 reference,
  * for the fast paths and the LLAVA_NAIVE_KERNELS=1 reference paths. Needs no JVM.
  *
- * Build and run (from the repository root; see run_selftest.sh beside this file):
+ * Also a ctest target: cmake -DLLAVA_KERNEL_TESTS=ON builds llava_gemm_attention_test (linked
+ * against libllavakernels) and registers it plus its --host-check run.
+ * Build and run by hand (from the repository root; see run_selftest.sh beside this file):
  *   nvcc -std=c++17 -O2 -arch=sm_90 -Icuda-kernels/include cuda-kernels/test/gemm_attention_selftest.cu \
  *        cuda-kernels/src/gemm.cu cuda-kernels/src/attention.cu -o /tmp/ga_selftest
- *   /tmp/ga_selftest                # all correctness cases; exit code 1 if any fails
+ *   /tmp/ga_selftest                # all correctness cases; exit code 1 if any fails, 77 without a GPU
  *   /tmp/ga_selftest --bench        # plus timings of the large bf16 GEMMs and attention
  *   /tmp/ga_selftest --host-check   # no GPU: checks the host attention reference by finite differences
  *   --gemm-only / --attention-only  # one family
@@ -628,7 +630,12 @@ int main(int argc, char** argv) {
     if (!strcmp(argv[i], "--gemm-only")) do_attn = false;
     if (!strcmp(argv[i], "--attention-only")) do_gemm = false;
   }
-  int dev = 0;
+  int dev = 0, count = 0;
+  const cudaError_t probe = cudaGetDeviceCount(&count);
+  if (probe != cudaSuccess || count == 0) {  // 77 = "skipped" for ctest
+    printf("skipped: no usable GPU (%s)\n", probe != cudaSuccess ? cudaGetErrorString(probe) : "no device");
+    return 77;
+  }
   cudaDeviceProp prop;
   CUDA_OK(cudaGetDevice(&dev));
   CUDA_OK(cudaGetDeviceProperties(&prop, dev));
