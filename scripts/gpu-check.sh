@@ -83,7 +83,7 @@ fi
 JAVA=("$WORK/jre/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss8m
   -Dorg.bytedeco.javacpp.cachedir="$WORK/javacpp-cache" -Dgpu.required=$GPU_REQUIRED)
 CP="$WORK/lib/*:$WORK/test/*"
-LAUNCHER=(org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=tree --fail-if-no-tests)
+LAUNCHER=(org.junit.platform.console.ConsoleLauncher execute --disable-banner --disable-ansi-colors --details=tree --fail-if-no-tests)
 
 declare -A STATUS SECONDS_TAKEN DETAIL
 run_phase() { # name timeout log -- command...
