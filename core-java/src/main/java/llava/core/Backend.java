@@ -150,12 +150,13 @@ public interface Backend {
     /**
      * Per-row softmax cross-entropy. logits [N, V] (rows layout, any float dtype, F32 math),
      * target I64 [N]. loss F32 [N] = lse - logit[target] (0 where target == ignoreIndex);
-     * lse F32 [N]. Targets other than ignoreIndex are in [0, V).
+     * lse F32 [N] (loss and lse are F64 for F64 logits, CPU only). Targets other than
+     * ignoreIndex are in [0, V).
      */
     void crossEntropy(Tensor logits, Tensor target, long ignoreIndex, Tensor loss, Tensor lse);
 
     /** gLogits[i] = gLoss[i] * (softmax(logits[i]) - onehot(target[i])); 0 for ignored rows.
-     *  gLoss F32 [N]. */
+     *  gLoss [N] has lse's dtype. */
     void crossEntropyBackward(Tensor logits, Tensor target, Tensor lse, Tensor gLoss, long ignoreIndex,
                               Tensor gLogits);
 

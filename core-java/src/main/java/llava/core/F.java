@@ -246,7 +246,7 @@ public final class F {
     /**
      * Mean cross-entropy of logits [N, V] (any float dtype; F32 math) against targets [N] (I64),
      * over the rows whose target is not ignoreIndex, like torch's CrossEntropyLoss. Returns an F32
-     * scalar (NaN when every row is ignored, as in PyTorch).
+     * scalar (F64 for F64 logits; NaN when every row is ignored, as in PyTorch).
      */
     public static Tensor crossEntropy(Tensor logits, Tensor targets, long ignoreIndex) {
         sameDevice("cross_entropy", logits, targets);
@@ -264,10 +264,11 @@ public final class F {
         }
         Tensor rowLoss, lse, count;
         try (Scope s = Scope.open(); GradMode ng = GradMode.noGrad()) {
-            rowLoss = Tensor.empty(DType.F32, logits.device(), N);
-            lse = Tensor.empty(DType.F32, logits.device(), N);
+            DType statType = logits.dtype() == DType.F64 ? DType.F64 : DType.F32;
+            rowLoss = Tensor.empty(statType, logits.device(), N);
+            lse = Tensor.empty(statType, logits.device(), N);
             logits.backend().crossEntropy(contig(logits), contig(targets), ignoreIndex, rowLoss, lse);
-            count = targets.ne((double) ignoreIndex).to(DType.F32).sum();
+            count = targets.ne((double) ignoreIndex).to(rowLoss.dtype()).sum();
             s.keep(rowLoss, lse, count);
         }
         Tensor loss;
@@ -280,7 +281,7 @@ public final class F {
             return Autograd.record("CrossEntropyBackward", loss, in(logits), in(logits, targets, lse, count), (ctx, g) -> {
                 Tensor lg = contig(ctx.saved(0));
                 // every counted row gets d(mean)/d(row loss) = g / count
-                Tensor perRow = g.to(DType.F32).div(ctx.saved(3)).expand(N).contiguous();
+                Tensor perRow = g.to(ctx.saved(2).dtype()).div(ctx.saved(3)).expand(N).contiguous();
                 Tensor gl = Tensor.empty(lg.dtype(), lg.device(), lg.shape());
                 lg.backend().crossEntropyBackward(lg, contig(ctx.saved(1)), ctx.saved(2), perRow, ignoreIndex, gl);
                 return new Tensor[] {gl};
@@ -305,8 +306,9 @@ public final class F {
         }
         Tensor rowLoss, lse;
         try (Scope s = Scope.open(); GradMode ng = GradMode.noGrad()) {
-            rowLoss = Tensor.empty(DType.F32, logits.device(), N);
-            lse = Tensor.empty(DType.F32, logits.device(), N);
+            DType statType = logits.dtype() == DType.F64 ? DType.F64 : DType.F32;
+            rowLoss = Tensor.empty(statType, logits.device(), N);
+            lse = Tensor.empty(statType, logits.device(), N);
             logits.backend().crossEntropy(contig(logits), contig(targets), ignoreIndex, rowLoss, lse);
             s.keep(rowLoss, lse);
         }
@@ -314,7 +316,7 @@ public final class F {
             return Autograd.record("CrossEntropyBackward", rowLoss, in(logits), in(logits, targets, lse), (ctx, g) -> {
                 Tensor lg = contig(ctx.saved(0));
                 Tensor gl = Tensor.empty(lg.dtype(), lg.device(), lg.shape());
-                lg.backend().crossEntropyBackward(lg, contig(ctx.saved(1)), ctx.saved(2), contig(g.to(DType.F32)), ignoreIndex, gl);
+                lg.backend().crossEntropyBackward(lg, contig(ctx.saved(1)), ctx.saved(2), contig(g.to(ctx.saved(2).dtype())), ignoreIndex, gl);
                 return new Tensor[] {gl};
             });
         }

@@ -380,12 +380,12 @@ final class Ops {
         return t.contiguousCopy();
     }
 
-    static Tensor affine(Tensor x, double a, double b) {
+    static Tensor affine(Tensor x, double a, double b, String name) {
         x.checkOpen();
         Tensor out = Tensor.empty(x.dtype(), x.device(), x.shape());
         x.backend().unary(UnaryOp.AFFINE, x, out, a, b);
         if (!x.dtype().isFloating()) return out;
-        return Autograd.record("AffineBackward", out, in(x), (ctx, g) -> new Tensor[] {a == 1 ? g : g.mul(a)});
+        return Autograd.record(name, out, in(x), (ctx, g) -> new Tensor[] {a == 1 ? g : g.mul(a)});
     }
 
     static Tensor powScalar(Tensor x, double e) {

@@ -562,12 +562,12 @@ public final class Tensor implements AutoCloseable {
     public Tensor logicalAnd(Tensor o) { return Ops.binary(BinaryOp.LOGICAL_AND, this, o); }
     public Tensor logicalOr(Tensor o) { return Ops.binary(BinaryOp.LOGICAL_OR, this, o); }
 
-    public Tensor add(double s) { return Ops.affine(this, 1, s); }
-    public Tensor sub(double s) { return Ops.affine(this, 1, -s); }
-    public Tensor mul(double s) { return Ops.affine(this, s, 0); }
-    public Tensor div(double s) { return Ops.affine(this, 1 / s, 0); }
+    public Tensor add(double s) { return Ops.affine(this, 1, s, "AddBackward"); }
+    public Tensor sub(double s) { return Ops.affine(this, 1, -s, "SubBackward"); }
+    public Tensor mul(double s) { return Ops.affine(this, s, 0, "MulBackward"); }
+    public Tensor div(double s) { return Ops.affine(this, 1 / s, 0, "DivBackward"); }
     /** s - this. */
-    public Tensor rsub(double s) { return Ops.affine(this, -1, s); }
+    public Tensor rsub(double s) { return Ops.affine(this, -1, s, "RsubBackward"); }
     public Tensor pow(double e) { return Ops.powScalar(this, e); }
     public Tensor eq(double s) { return Ops.compareScalar(BinaryOp.EQ, this, s); }
     public Tensor ne(double s) { return Ops.compareScalar(BinaryOp.NE, this, s); }

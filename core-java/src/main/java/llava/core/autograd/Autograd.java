@@ -143,7 +143,8 @@ public final class Autograd {
                     if (capture != null && capture.containsKey(node)) {
                         capture.put(node, g.alias());
                     }
-                    if (!(capture != null && node instanceof AccumulateGrad && capture.containsKey(node))) {
+                    // autograd.grad() returns gradients instead of accumulating into any leaf
+                    if (!(capture != null && node instanceof AccumulateGrad)) {
                         gi = applyNode(node, g);
                     }
                     g.close();

@@ -255,9 +255,9 @@ final class CpuFused {
     static void crossEntropy(Tensor logits, Tensor target, long ignoreIndex, Tensor loss, Tensor lse) {
         int V = logits.size(-1), N = logits.numel() / Math.max(V, 1);
         long[] tg = target.toLongArray();
-        Object la = arr(logits);
-        float[] lo = (float[]) arr(loss), ls = (float[]) arr(lse);
+        Object la = arr(logits), lo = arr(loss), ls = arr(lse);
         int lof = loss.offset(), lsf = lse.offset(), xo = logits.offset();
+        DType statType = loss.dtype();
         DType dt = logits.dtype();
         for (int i = 0; i < N; i++) {
             if (tg[i] != ignoreIndex && (tg[i] < 0 || tg[i] >= V)) {
@@ -273,8 +273,9 @@ final class CpuFused {
                 double sum = 0;
                 for (int i = 0; i < V; i++) sum += Math.exp(buf[i] - m);
                 double l = m + Math.log(sum);
-                ls[lsf + r] = (float) l;
-                lo[lof + r] = tg[r] == ignoreIndex ? 0f : (float) (l - buf[(int) tg[r]]);
+                double rowLoss = tg[r] == ignoreIndex ? 0 : l - buf[(int) tg[r]];
+                Access.store(new double[] {l}, 1, ls, statType, lsf + r, 1);
+                Access.store(new double[] {rowLoss}, 1, lo, statType, lof + r, 1);
             }
         });
     }
@@ -282,9 +283,11 @@ final class CpuFused {
     static void crossEntropyBackward(Tensor logits, Tensor target, Tensor lse, Tensor gLoss, long ignoreIndex, Tensor gLogits) {
         int V = logits.size(-1), N = logits.numel() / Math.max(V, 1);
         long[] tg = target.toLongArray();
-        float[] ls = (float[]) arr(lse), gl = (float[]) arr(gLoss);
+        double[] ls = new double[N], gl = new double[N];
+        Access.load(arr(lse), lse.dtype(), lse.offset(), 1, N, ls);
+        Access.load(arr(gLoss), gLoss.dtype(), gLoss.offset(), 1, N, gl);
         Object la = arr(logits), oa = arr(gLogits);
-        int xo = logits.offset(), oo = gLogits.offset(), lsf = lse.offset(), glf = gLoss.offset();
+        int xo = logits.offset(), oo = gLogits.offset();
         DType dt = logits.dtype(), od = gLogits.dtype();
         Parallel.forRange(N, Math.max(1, 8192 / Math.max(V, 1)), (s, e) -> {
             double[] buf = new double[V];
@@ -293,8 +296,8 @@ final class CpuFused {
                     java.util.Arrays.fill(buf, 0);
                 } else {
                     Access.load(la, dt, xo + r * V, 1, V, buf);
-                    double l = ls[lsf + r];
-                    double g = gl[glf + r];
+                    double l = ls[r];
+                    double g = gl[r];
                     for (int i = 0; i < V; i++) buf[i] = g * Math.exp(buf[i] - l);
                     buf[(int) tg[r]] -= g;
                 }
