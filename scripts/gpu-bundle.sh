@@ -31,7 +31,7 @@ fi
 MODULES="core-java,jni-bridge"
 [ -d models ] && MODULES="$MODULES,models"
 rm -rf "$STAGE"
-mkdir -p "$STAGE/lib" "$STAGE/test" "$STAGE/native"
+mkdir -p "$STAGE/lib" "$STAGE/test"
 log "building $MODULES and copying their runtime dependencies (OpenBLAS left out: no code path of the GPU check uses it)"
 mvn -B -q package -DskipTests -pl "$MODULES" -am dependency:copy-dependencies -DincludeScope=runtime \
   -DexcludeGroupIds=llava -DexcludeArtifactIds=openblas -DoutputDirectory="$STAGE/lib"
@@ -45,7 +45,6 @@ if ! grep -q 'libjniLlavaKernels.so' <<<"$LISTING"; then
   echo "[gpu-bundle] jni-bridge jar has no libjniLlavaKernels.so: the native build did not run" >&2
   exit 1
 fi
-unzip -q -o -j "$STAGE/lib/jni-bridge-0.1.0-SNAPSHOT.jar" 'llava/cuda/linux-x86_64/*.so' -d "$STAGE/native"
 
 mvn -B -q dependency:copy -Dartifact="$CONSOLE" -DoutputDirectory="$STAGE/test"
 
@@ -60,6 +59,17 @@ JLINK_STRIP="--strip-debug"
   echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) with $("$JDK/bin/java" -version 2>&1 | head -1)"
   echo "nvcc $( (/usr/local/cuda/bin/nvcc --version 2>/dev/null || "$CUDA_HOME/bin/nvcc" --version) | tail -1)"
 } > "$STAGE/VERSION"
+
+# Jars are zip files: stored uncompressed, xz compresses them (and the kernels' fat binaries in
+# jni-bridge's jar) far better than their own deflate does.
+log "repacking jars uncompressed"
+for j in "$STAGE"/lib/*.jar "$STAGE"/test/*.jar; do
+  d=$(mktemp -d)
+  (cd "$d" && "$JDK/bin/jar" -x -f "$j")
+  rm "$j"
+  "$JDK/bin/jar" -c -0 -M -f "$j" -C "$d" .
+  rm -rf "$d"
+done
 
 log "compressing"
 TMP="$BUNDLE.tmp"
