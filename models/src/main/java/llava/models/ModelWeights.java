@@ -11,6 +11,7 @@ import java.util.function.Predicate;
 import llava.core.DType;
 import llava.core.Device;
 import llava.core.Tensor;
+import llava.core.cli.ProgressBar;
 import llava.core.io.TensorSource;
 import llava.core.nn.Module;
 
@@ -20,6 +21,9 @@ import llava.core.nn.Module;
  */
 public final class ModelWeights {
     private ModelWeights() {}
+
+    /** Loads at least this large show a progress bar even when stderr is not a terminal. */
+    private static final long LARGE_BYTES = 1L << 30;
 
     /**
      * Loads every state-dict entry of module from source. checkpointName maps a module key to its
@@ -54,10 +58,15 @@ public final class ModelWeights {
             if (!mismatch.isEmpty()) sb.append("\n  shape mismatches: ").append(mismatch);
             throw new IllegalArgumentException(sb.toString());
         }
-        for (Map.Entry<String, String> e : wanted.entrySet()) {
-            Tensor current = own.get(e.getKey());
-            DType target = current.dtype().isFloating() ? dtype : current.dtype();
-            module.setTensor(e.getKey(), source.load(e.getValue(), target, device));
+        long total = 0;
+        for (String ck : wanted.values()) total += source.nbytes(ck);
+        try (ProgressBar bar = ProgressBar.start("loading " + what, total, total >= LARGE_BYTES)) {
+            for (Map.Entry<String, String> e : wanted.entrySet()) {
+                Tensor current = own.get(e.getKey());
+                DType target = current.dtype().isFloating() ? dtype : current.dtype();
+                module.setTensor(e.getKey(), source.load(e.getValue(), target, device));
+                bar.advance(source.nbytes(e.getValue()));
+            }
         }
     }
 }

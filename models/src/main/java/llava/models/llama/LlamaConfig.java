@@ -18,6 +18,10 @@ public record LlamaConfig(
     int bosId, int eosId, int padId) {
 
     public LlamaConfig {
+        if (hiddenSize <= 0 || intermediateSize <= 0 || numLayers <= 0 || numHeads <= 0 || numKvHeads <= 0 || vocabSize <= 0) {
+            throw new IllegalArgumentException("LlamaConfig: sizes must be positive (hidden " + hiddenSize + ", intermediate "
+                + intermediateSize + ", layers " + numLayers + ", heads " + numHeads + "/" + numKvHeads + ", vocab " + vocabSize + ")");
+        }
         if (hiddenSize % numHeads != 0) {
             throw new IllegalArgumentException("hidden_size " + hiddenSize + " is not divisible by num_attention_heads " + numHeads);
         }
@@ -37,14 +41,15 @@ public record LlamaConfig(
         if (scaling != null && !scaling.isNull()) {
             throw new IllegalArgumentException(what + ": rope_scaling " + scaling + " is not supported yet");
         }
-        int heads = ConfigJson.requireInt(n, "num_attention_heads", what);
+        // defaults are HF LlamaConfig's (llava-hf text_configs list only what differs from them)
+        int heads = ConfigJson.optInt(n, "num_attention_heads", 32);
         return new LlamaConfig(
-            ConfigJson.requireInt(n, "hidden_size", what),
-            ConfigJson.requireInt(n, "intermediate_size", what),
-            ConfigJson.requireInt(n, "num_hidden_layers", what),
+            ConfigJson.optInt(n, "hidden_size", 4096),
+            ConfigJson.optInt(n, "intermediate_size", 11008),
+            ConfigJson.optInt(n, "num_hidden_layers", 32),
             heads,
             ConfigJson.optInt(n, "num_key_value_heads", heads),
-            ConfigJson.requireInt(n, "vocab_size", what),
+            ConfigJson.optInt(n, "vocab_size", 32000),
             ConfigJson.optDouble(n, "rms_norm_eps", 1e-6),
             ConfigJson.optDouble(n, "rope_theta", 10000.0),
             ConfigJson.optInt(n, "max_position_embeddings", 2048),

@@ -19,6 +19,11 @@ public record LlavaConfig(
     String projectorType,     // "linear" (LLaVA 0.1) or "mlp2x_gelu" (LLaVA-1.5)
     String imageAspectRatio) { // "square" or "pad"
 
+    /** The same config with mm_use_im_start_end set. */
+    public LlavaConfig withImStartEnd(boolean on) {
+        return new LlavaConfig(llama, visionTower, mmHiddenSize, selectLayer, dropCls, on, projectorType, imageAspectRatio);
+    }
+
     public static LlavaConfig fromJson(JsonNode n) {
         LlamaConfig llama = LlamaConfig.fromJson(n.has("text_config") ? n.get("text_config") : n);
         String feature = ConfigJson.optString(n, "mm_vision_select_feature",
@@ -26,7 +31,12 @@ public record LlavaConfig(
         if (!feature.equals("patch") && !feature.equals("cls_patch")) {
             throw new IllegalArgumentException("mm_vision_select_feature '" + feature + "' is not supported");
         }
-        String proj = ConfigJson.optString(n, "mm_projector_type", n.has("projector_hidden_act") ? "mlp2x_gelu" : "linear");
+        // llava-hf configs (nested text_config / vision_config) always mean the 2-layer GELU projector
+        boolean hf = n.has("text_config") || n.has("vision_config") || n.has("projector_hidden_act");
+        String proj = ConfigJson.optString(n, "mm_projector_type", hf ? "mlp2x_gelu" : "linear");
+        if (hf && !ConfigJson.optString(n, "projector_hidden_act", "gelu").equals("gelu")) {
+            throw new IllegalArgumentException("projector_hidden_act '" + n.get("projector_hidden_act").asText() + "' is not supported (gelu only)");
+        }
         int mmHidden = ConfigJson.optInt(n, "mm_hidden_size",
             n.has("vision_config") ? ConfigJson.optInt(n.get("vision_config"), "hidden_size", 1024) : 1024);
         return new LlavaConfig(llama,

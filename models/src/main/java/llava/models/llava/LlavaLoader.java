@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import llava.core.DType;
 import llava.core.Device;
 import llava.core.Generator;
+import llava.core.io.TensorSource;
 import llava.core.nn.Init;
 import llava.models.ConfigJson;
 import llava.models.ModelWeights;
@@ -20,42 +21,63 @@ public final class LlavaLoader {
     private LlavaLoader() {}
 
     public static LlavaModel load(Path dir, DType dtype, Device device) throws IOException {
+        return load(dir, dtype, device, c -> c);
+    }
+
+    /** Loads with the config adjusted first (e.g. mm_use_im_start_end overridden at run time). */
+    public static LlavaModel load(Path dir, DType dtype, Device device, java.util.function.UnaryOperator<LlavaConfig> adjust)
+            throws IOException {
         JsonNode cfgJson = ConfigJson.read(dir.resolve("config.json"));
-        LlavaConfig cfg = LlavaConfig.fromJson(cfgJson);
-        LlavaModel.ImageTokens tokens = imageTokens(dir);
-        LlavaModel model;
-        try (AutoCloseable skip = Init.skip()) {
-            model = new LlavaModel(cfg, tokens, dtype, device, new Generator(0));
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        LlavaConfig cfg = adjust.apply(LlavaConfig.fromJson(cfgJson));
         try (CheckpointFolder src = CheckpointFolder.open(dir)) {
-            ModelWeights.load(model, src, k -> k, k -> k.endsWith(".rotary_emb.inv_freq"), dtype, device,
-                "LLaVA checkpoint " + dir);
-        } catch (IOException | RuntimeException e) {
-            model.close();
-            throw e;
+            CheckpointLayout layout = CheckpointLayout.detect(src.keys());
+            LlavaModel.ImageTokens tokens = layout.holdsVisionTower()
+                ? new LlavaModel.ImageTokens(ConfigJson.optInt(cfgJson, "image_token_index", 32000), -1, -1)
+                : imageTokens(dir);
+            LlavaModel model;
+            try (AutoCloseable skip = Init.skip()) {
+                model = new LlavaModel(cfg, tokens, dtype, device, new Generator(0));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+            try {
+                ModelWeights.load(model, src, layout::checkpointName, layout::ignoredByLanguageModel, dtype, device,
+                    layout.name() + " checkpoint " + dir);
+                if (layout.holdsVisionTower()) {
+                    model.setVisionTower(loadVisionTower(ClipVisionConfig.fromJson(cfgJson), src, layout.towerPrefix(), dtype, device), dir);
+                } else if (cfg.visionTower() != null) {
+                    Path towerDir = VisionTowerLocator.resolve(cfg.visionTower(), "mm_vision_tower in " + dir.resolve("config.json"), dir);
+                    model.setVisionTower(loadVisionTower(towerDir, dtype, device), towerDir);
+                }
+            } catch (IOException | RuntimeException e) {
+                model.close();
+                throw e;
+            }
+            return model;
         }
-        if (cfg.visionTower() != null) {
-            Path towerDir = VisionTowerLocator.resolve(cfg.visionTower(), "mm_vision_tower in " + dir.resolve("config.json"), dir);
-            model.setVisionTower(loadVisionTower(towerDir, dtype, device));
-        }
-        return model;
     }
 
     /** A CLIP vision tower from a CLIPVisionModel or CLIPModel folder (text weights ignored). */
     public static ClipVisionTower loadVisionTower(Path dir, DType dtype, Device device) throws IOException {
         ClipVisionConfig c = ClipVisionConfig.fromJson(ConfigJson.read(dir.resolve("config.json")));
+        try (CheckpointFolder src = CheckpointFolder.open(dir)) {
+            return loadVisionTower(c, src, "", dtype, device);
+        }
+    }
+
+    /** The tower's tensors from source, under prefix + "vision_model." (other keys ignored). */
+    static ClipVisionTower loadVisionTower(ClipVisionConfig c, TensorSource src, String prefix, DType dtype, Device device)
+            throws IOException {
         ClipVisionTower tower;
         try (AutoCloseable skip = Init.skip()) {
             tower = new ClipVisionTower(c, dtype, device, new Generator(0));
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
-        try (CheckpointFolder src = CheckpointFolder.open(dir)) {
-            ModelWeights.load(tower, src, k -> k,
-                k -> !k.startsWith("vision_model.") || k.equals("vision_model.embeddings.position_ids"),
-                dtype, device, "vision tower " + dir);
+        try {
+            ModelWeights.load(tower, src, k -> prefix + k,
+                k -> !k.startsWith(prefix + "vision_model.") || k.equals(prefix + "vision_model.embeddings.position_ids"),
+                dtype, device, "vision tower in " + src.describe());
         } catch (IOException | RuntimeException e) {
             tower.close();
             throw e;

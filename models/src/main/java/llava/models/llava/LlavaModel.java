@@ -29,9 +29,17 @@ public final class LlavaModel extends Module {
     /** Ids of the image tokens (from the tokenizer's added tokens). */
     public record ImageTokens(int patch, int start, int end) {}
 
-    /** Options of a forward pass. */
-    public record Options(boolean collectHidden, boolean detachTextEmbeddings) {
-        public static final Options DEFAULT = new Options(false, false);
+    /**
+     * Options of a forward pass. positionsFromMask: position ids count only real tokens
+     * (cumsum(mask) - 1, as HF generate does for left-padded batches) instead of upstream
+     * training's 0..T-1 for every row.
+     */
+    public record Options(boolean collectHidden, boolean detachTextEmbeddings, boolean positionsFromMask) {
+        public static final Options DEFAULT = new Options(false, false, false);
+
+        public Options(boolean collectHidden, boolean detachTextEmbeddings) {
+            this(collectHidden, detachTextEmbeddings, false);
+        }
     }
 
     /** Forward results; close to free them. hidden: spliced embeddings, each layer's output,
@@ -52,6 +60,7 @@ public final class LlavaModel extends Module {
     public final LanguageModel model;
     public final Linear lmHead;
     private ClipVisionTower visionTower;
+    private java.nio.file.Path visionTowerFolder;
     private final ImageTokens imageTokens;
 
     /** The "model" module: LlamaModel plus mm_projector. */
@@ -75,12 +84,21 @@ public final class LlavaModel extends Module {
 
     /** Attaches the vision tower; the model owns it from now on (closing the model closes it). */
     public void setVisionTower(ClipVisionTower tower) {
+        setVisionTower(tower, null);
+    }
+
+    /** Attaches the vision tower loaded from folder (where its preprocessor config lives). */
+    public void setVisionTower(ClipVisionTower tower, java.nio.file.Path folder) {
         if (tower.config.hiddenSize() != config.mmHiddenSize()) {
             throw new IllegalArgumentException("vision tower hidden size " + tower.config.hiddenSize()
                 + " does not match mm_hidden_size " + config.mmHiddenSize());
         }
         this.visionTower = tower;
+        this.visionTowerFolder = folder;
     }
+
+    /** The folder the vision tower came from (null when it was built in memory). */
+    public java.nio.file.Path visionTowerFolder() { return visionTowerFolder; }
 
     public ClipVisionTower visionTower() { return visionTower; }
 
@@ -239,7 +257,8 @@ public final class LlavaModel extends Module {
             if (images != null) feats = s.keep(encodeImages(images));
             Tensor embeds = embed(inputIds, feats, opts.detachTextEmbeddings());
             Tensor mask = keyMask(attentionMask, B, T);
-            Tensor positions = LlamaModel.defaultPositions(B, T, 0, inputIds.device());
+            Tensor positions = opts.positionsFromMask() && mask != null ? positionsFromMask(mask)
+                : LlamaModel.defaultPositions(B, T, 0, inputIds.device());
             Tensor h = model.forward(embeds, positions, mask, null, hidden);
             if (hidden != null) {
                 for (Tensor t : hidden) s.keep(t);
@@ -265,6 +284,22 @@ public final class LlavaModel extends Module {
             Tensor targets = Tensor.of(shifted, B * T);
             if (!logits.device().isCpu()) targets = targets.to(logits.device());
             return s.keep(F.crossEntropy(logits.reshape(B * T, V), targets, IGNORE_INDEX));
+        }
+    }
+
+    /** Position of each token among the real tokens of its row (padding gets 0). */
+    public static Tensor positionsFromMask(Tensor keyMask) {
+        int B = keyMask.size(0), T = keyMask.size(1);
+        boolean[] m = keyMask.toBooleanArray();
+        long[] p = new long[B * T];
+        for (int b = 0; b < B; b++) {
+            long n = 0;
+            for (int t = 0; t < T; t++) p[b * T + t] = m[b * T + t] ? n++ : 0;
+        }
+        Tensor cpu = Tensor.of(p, B, T);
+        if (keyMask.device().isCpu()) return cpu;
+        try (cpu) {
+            return cpu.to(keyMask.device());
         }
     }
 

@@ -145,18 +145,13 @@ class LlavaFixtureTest {
             }
             assertEquals(f.load("loss").item(), out.loss().item(), 1e-5, name + ": loss");
             System.out.printf("%s: max |logit diff| %.3g, loss %.6f vs %.6f%n", name, maxLogitDiff, out.loss().item(), f.load("loss").item());
+        } finally {
+            if (m != model) m.close();
         }
     }
 
     /** The v0 case runs with mm_use_im_start_end false (patch tokens only): same weights. */
     private LlavaModel withStartEnd(boolean on) throws Exception {
-        LlavaModel m = LlavaLoader.load(modelDir(), DType.F32, Device.CPU);
-        LlavaConfig c = m.config;
-        LlavaModel alt = new LlavaModel(new LlavaConfig(c.llama(), c.visionTower(), c.mmHiddenSize(), c.selectLayer(), c.dropCls(), on,
-            c.projectorType(), c.imageAspectRatio()), m.imageTokens(), DType.F32, Device.CPU, new llava.core.Generator(0));
-        alt.loadStateDict(m.stateDict(), true);
-        alt.setVisionTower(LlavaLoader.loadVisionTower(VisionTowerLocator.resolve(c.visionTower(), "test", modelDir()), DType.F32, Device.CPU));
-        m.close();
-        return alt;
+        return LlavaLoader.load(modelDir(), DType.F32, Device.CPU, c -> c.withImStartEnd(on));
     }
 }
