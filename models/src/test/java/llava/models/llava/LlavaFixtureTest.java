@@ -46,7 +46,8 @@ class LlavaFixtureTest {
                 List<Tensor> hs = model.visionTower().hiddenStates(pixels);
                 float[] expected = ref.load(img + ".hidden_states").toFloatArray();
                 float[] actual = Tensor.stack(0, hs.toArray(new Tensor[0])).toFloatArray();
-                Compare.assertClose(expected, actual, 1e-4, 1e-4, img + " hidden states");
+                double maxDiff = Compare.assertClose(expected, actual, 1e-4, 1e-4, img + " hidden states");
+                System.out.printf("vision tower %s: max |hidden state diff| %.3g%n", img, maxDiff);
                 Compare.assertClose(ref.load(img + ".select_layer_features").toFloatArray(),
                     model.visionTower().selectFeatures(pixels, -2, true).toFloatArray(), 1e-4, 1e-4, img + " features");
                 Compare.assertClose(ref.load(img + ".projected").toFloatArray(),
