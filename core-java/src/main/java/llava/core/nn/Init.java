@@ -16,8 +16,14 @@ public final class Init {
 
     private static final ThreadLocal<Boolean> SKIP = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
+    /** A block in which initialisation is skipped (close throws nothing). */
+    public interface SkipBlock extends AutoCloseable {
+        @Override
+        void close();
+    }
+
     /** Until closed, initialisations on this thread allocate without filling. */
-    public static AutoCloseable skip() {
+    public static SkipBlock skip() {
         boolean prev = SKIP.get();
         SKIP.set(true);
         return () -> SKIP.set(prev);

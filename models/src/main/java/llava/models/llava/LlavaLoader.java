@@ -35,10 +35,8 @@ public final class LlavaLoader {
                 ? new LlavaModel.ImageTokens(ConfigJson.optInt(cfgJson, "image_token_index", 32000), -1, -1)
                 : imageTokens(dir);
             LlavaModel model;
-            try (AutoCloseable skip = Init.skip()) {
+            try (Init.SkipBlock skip = Init.skip()) {
                 model = new LlavaModel(cfg, tokens, dtype, device, new Generator(0));
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
             }
             try {
                 ModelWeights.load(model, src, layout::checkpointName, layout::ignoredByLanguageModel, dtype, device,
@@ -69,10 +67,8 @@ public final class LlavaLoader {
     static ClipVisionTower loadVisionTower(ClipVisionConfig c, TensorSource src, String prefix, DType dtype, Device device)
             throws IOException {
         ClipVisionTower tower;
-        try (AutoCloseable skip = Init.skip()) {
+        try (Init.SkipBlock skip = Init.skip()) {
             tower = new ClipVisionTower(c, dtype, device, new Generator(0));
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
         try {
             ModelWeights.load(tower, src, k -> prefix + k,
