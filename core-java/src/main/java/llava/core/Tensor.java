@@ -457,7 +457,8 @@ public final class Tensor implements AutoCloseable {
             Tensor t = this;
             if (!t.device().isCpu()) t = t.toDeviceInternal(Device.CPU);
             if (t.dtype() != dt) t = t.to(dt);
-            if (!t.isContiguous() || t == this) t = t.contiguousCopy();
+            if (!t.isContiguous()) t = t.contiguousCopy();
+            else if (t == this) t = t.alias(); // a handle the caller may close
             return Scope.detach(s.keep(t));
         }
     }
