@@ -116,8 +116,9 @@ final class Blas {
 
     /**
      * C[m, n] = A B on the native panels (A dense [m, K], or [K, m] when aTrans; B dense [K, n],
-     * or [n, K] when bTrans; C dense [m, n]). Large products are split into row blocks (or column
-     * blocks when C is wide) that the pool's threads hand to single-threaded OpenBLAS.
+     * or [n, K] when bTrans; C dense [m, n]). Large products are split into column blocks (row
+     * blocks when C is much taller than wide) that the pool's threads hand to single-threaded
+     * OpenBLAS.
      */
     private static void multiply(int m, int n, int K, FloatPointer a, boolean aTrans, FloatPointer b, boolean bTrans, FloatPointer c) {
         int threads = Parallel.threads();
