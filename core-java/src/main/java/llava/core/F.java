@@ -51,9 +51,12 @@ public final class F {
         int[] xs = x.shape();
         int[] os = xs.clone();
         os[os.length - 1] = outF;
+        int rows = 1;
+        for (int i = 0; i < xs.length - 1; i++) rows *= xs[i];
+        int nRows = rows; // explicit: reshape(-1, 0) would be ambiguous for in == 0
         Tensor out;
         try (Scope s = Scope.open(); GradMode ng = GradMode.noGrad()) {
-            Tensor x2 = x.reshape(-1, in);
+            Tensor x2 = x.reshape(nRows, in);
             out = Tensor.empty(x.dtype(), x.device(), x2.size(0), outF);
             Tensor wt = weight.t();
             Tensor bc = contig(bias);
@@ -62,8 +65,8 @@ public final class F {
         }
         boolean hasBias = bias != null;
         return Autograd.record("LinearBackward", out, in(x, weight, bias), in(x, weight), (ctx, g) -> {
-            Tensor xs2 = ctx.saved(0).reshape(-1, in);
-            Tensor g2 = g.reshape(-1, outF);
+            Tensor xs2 = ctx.saved(0).reshape(nRows, in);
+            Tensor g2 = g.reshape(nRows, outF);
             Tensor gx = null, gw = null, gb = null;
             if (ctx.needs(0)) gx = g2.matmul(ctx.saved(1)).reshape(xs);
             if (ctx.needs(1)) gw = g2.t().matmul(xs2);

@@ -87,6 +87,16 @@ class TensorApiTest {
         }
     }
 
+    @Test void emptyDimensions() {
+        try (Scope s = Scope.open()) {
+            assertArrayEquals(new float[12], Tensor.zeros(3, 0).matmul(Tensor.zeros(0, 4)).toFloatArray(), "K = 0 gives zeros");
+            assertArrayEquals(new float[] {1, 1, 1, 1, 1, 1}, F.linear(Tensor.zeros(2, 0), Tensor.zeros(3, 0), Tensor.ones(3)).toFloatArray(),
+                "a Linear with no inputs returns its bias");
+            assertArrayEquals(new float[5], Tensor.zeros(0, 5).sum(0, false).toFloatArray());
+            assertArrayEquals(new int[] {0, 4}, Tensor.zeros(0, 3).matmul(Tensor.zeros(3, 4)).shape());
+        }
+    }
+
     @Test void toStringLooksLikePyTorch() {
         try (Scope s = Scope.open()) {
             Tensor x = Tensor.of(new float[] {1, 2.5f, -3, 4}, 2, 2);
