@@ -162,6 +162,25 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
+    /**
+     * A tensor copied from the remaining elements of a NIO buffer (FloatBuffer -> F32,
+     * DoubleBuffer -> F64, LongBuffer -> I64, IntBuffer -> I32, ShortBuffer -> the given half
+     * dtype's bits, ByteBuffer -> U8 or BOOL); the buffer's position is not changed.
+     */
+    public static Tensor fromBuffer(java.nio.Buffer buffer, DType dtype, int... shape) {
+        java.nio.Buffer b = buffer.duplicate();
+        int n = b.remaining();
+        Object arr = Storage.newHostArray(dtype, n);
+        if (b instanceof java.nio.FloatBuffer f && dtype == DType.F32) f.get((float[]) arr);
+        else if (b instanceof java.nio.DoubleBuffer d && dtype == DType.F64) d.get((double[]) arr);
+        else if (b instanceof java.nio.LongBuffer l && dtype == DType.I64) l.get((long[]) arr);
+        else if (b instanceof java.nio.IntBuffer i && dtype == DType.I32) i.get((int[]) arr);
+        else if (b instanceof java.nio.ShortBuffer sb && dtype.isHalf()) sb.get((short[]) arr);
+        else if (b instanceof java.nio.ByteBuffer bb && (dtype == DType.U8 || dtype == DType.BOOL)) bb.get((byte[]) arr);
+        else throw new IllegalArgumentException("fromBuffer: a " + buffer.getClass().getSimpleName() + " cannot hold " + dtype);
+        return fromHost(arr, n, dtype, shape);
+    }
+
     /** Values given as doubles, converted to {@code dtype} (rounded to nearest even for halves). */
     public static Tensor fromDoubles(double[] v, DType dtype, Device device, int... shape) {
         Tensor t64 = of(v, shape);

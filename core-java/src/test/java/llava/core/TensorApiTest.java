@@ -87,6 +87,18 @@ class TensorApiTest {
         }
     }
 
+    @Test void fromNioBuffers() {
+        try (Scope s = Scope.open()) {
+            java.nio.FloatBuffer fb = java.nio.FloatBuffer.wrap(new float[] {9, 1, 2, 3, 4});
+            fb.position(1);
+            assertArrayEquals(new float[] {1, 2, 3, 4}, Tensor.fromBuffer(fb, DType.F32, 2, 2).toFloatArray());
+            assertEquals(1, fb.position(), "the buffer is not consumed");
+            java.nio.ShortBuffer sb = java.nio.ShortBuffer.wrap(new short[] {Half.floatToBf16(1.5f)});
+            assertEquals(1.5, Tensor.fromBuffer(sb, DType.BF16, 1).item());
+            assertThrows(IllegalArgumentException.class, () -> Tensor.fromBuffer(fb, DType.I64, 4));
+        }
+    }
+
     @Test void emptyDimensions() {
         try (Scope s = Scope.open()) {
             assertArrayEquals(new float[12], Tensor.zeros(3, 0).matmul(Tensor.zeros(0, 4)).toFloatArray(), "K = 0 gives zeros");
