@@ -602,29 +602,38 @@ public final class CudaBackend implements Backend {
     // indexing
     // =========================================================================================
 
-    private static void indexDtype(String op, Tensor index) {
+    /**
+     * Checks the (dim, 1-D index) pair of index_select / index_add on the indexed tensor t and
+     * returns the shape of the indexed side: t's shape with dim resized to the index length.
+     */
+    private static int[] indexedShape(String op, Tensor t, int dim, Tensor index) {
+        require(dim >= 0 && dim < t.dim(), op, "dim " + dim + " out of range for rank " + t.dim());
+        require(index.dim() == 1, op, "index must be 1-D, got shape " + Arrays.toString(index.shape()));
         dtype(op, "index", index, DType.I64, DType.I32);
+        int[] s = t.shape();
+        s[dim] = index.numel();
+        return s;
+    }
+
+    /** The index kernels' view of t around dim: {outer, size of dim, inner}. */
+    private static long[] aroundDim(Tensor t, int dim) {
+        int[] s = t.shape();
+        return new long[] {Layout.product(s, 0, dim), s[dim], Layout.product(s, dim + 1, s.length)};
     }
 
     @Override
     public void indexSelect(Tensor x, int dim, Tensor index, Tensor out) {
         String op = "index_select";
         CudaDevice d = on(op, x, index, out);
-        int r = x.dim();
-        require(dim >= 0 && dim < r, op, "dim " + dim + " out of range for rank " + r);
-        require(index.dim() == 1, op, "index must be 1-D, got shape " + Arrays.toString(index.shape()));
-        indexDtype(op, index);
-        int[] os = x.shape();
-        os[dim] = index.numel();
-        shape(op, "out", out, os);
+        shape(op, "out", out, indexedShape(op, x, dim, index));
         require(out.dtype() == x.dtype(), op, "out dtype " + out.dtype() + " differs from x " + x.dtype());
         if (out.numel() == 0) return;
         require(x.size(dim) > 0, op, "indexing into an empty dimension");
-        int[] xs = x.shape();
+        long[] od = aroundDim(x, dim);
         try (Temps tmp = new Temps()) {
             Tensor xc = tmp.input(x), ic = tmp.input(index, DType.I64), oc = tmp.output(out);
-            check(llava_index_select(d.streamAddress(), code(x.dtype()), Layout.product(xs, 0, dim), xs[dim],
-                Layout.product(xs, dim + 1, r), ptr(xc), ptr(ic), index.numel(), ptr(oc)), op);
+            check(llava_index_select(d.streamAddress(), code(x.dtype()), od[0], od[1], od[2], ptr(xc), ptr(ic), index.numel(),
+                ptr(oc)), op);
             tmp.finish();
         }
     }
@@ -633,20 +642,14 @@ public final class CudaBackend implements Backend {
     public void indexAdd(Tensor target, int dim, Tensor index, Tensor src) {
         String op = "index_add";
         CudaDevice d = on(op, target, index, src);
-        int r = target.dim();
-        require(dim >= 0 && dim < r, op, "dim " + dim + " out of range for rank " + r);
-        require(index.dim() == 1, op, "index must be 1-D, got shape " + Arrays.toString(index.shape()));
-        indexDtype(op, index);
-        int[] ss = target.shape();
-        ss[dim] = index.numel();
-        shape(op, "src", src, ss);
+        shape(op, "src", src, indexedShape(op, target, dim, index));
         dtype(op, "target", target, FLOATS);
         if (src.numel() == 0) return;
-        int[] ts = target.shape();
+        long[] od = aroundDim(target, dim);
         try (Temps tmp = new Temps()) {
             Tensor tc = tmp.inout(target, target.dtype()), ic = tmp.input(index, DType.I64), sc = tmp.input(src, target.dtype());
-            check(llava_index_add(d.streamAddress(), code(target.dtype()), Layout.product(ts, 0, dim), ts[dim],
-                Layout.product(ts, dim + 1, r), ptr(tc), ptr(ic), index.numel(), ptr(sc)), op);
+            check(llava_index_add(d.streamAddress(), code(target.dtype()), od[0], od[1], od[2], ptr(tc), ptr(ic), index.numel(),
+                ptr(sc)), op);
             tmp.finish();
         }
     }
