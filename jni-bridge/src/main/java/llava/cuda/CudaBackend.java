@@ -450,18 +450,16 @@ public final class CudaBackend implements Backend {
         int[] vs = values == null ? is : values.strides();
         if (values != null) vs[dim] = 0;
         Layout.Iter it = Layout.coalesceKinds(x.shape(), kind, x.strides(), is, vs);
-        int newDim = 0; // dim (size > 1, the only dimension of kind 1) stays a merged dimension of its own
+        // dim (size > 1, the only dimension of kind 1) stays a merged dimension of its own, with the
+        // output strides 0 set above
+        int newDim = 0;
         while (it.kinds()[newDim] != 1) newDim++;
         if (it.rank() > LLAVA_MAX_DIMS) {
             throw new UnsupportedOperationException(name + ": x of shape " + Arrays.toString(x.shape()) + " needs " + it.rank()
                 + " dimensions after merging; the kernel takes " + LLAVA_MAX_DIMS);
         }
-        long[] st = it.strides()[1].clone();
-        st[newDim] = 0;
-        long[] vst = it.strides()[2].clone();
-        vst[newDim] = 0;
         check(llava_arg_reduce(d.streamAddress(), max ? 1 : 0, it.rank(), it.shape(), ptr(x), it.strides()[0], newDim,
-            ptr(indices), st, values == null ? 0 : ptr(values), vst, code(x.dtype())), name);
+            ptr(indices), it.strides()[1], values == null ? 0 : ptr(values), it.strides()[2], code(x.dtype())), name);
     }
 
     @Override

@@ -51,6 +51,11 @@ class LayoutTest {
         Layout.Iter mid = Layout.coalesceKinds(new int[] {2, 3, 4}, new int[] {0, 1, 0}, new int[] {12, 4, 1}, new int[] {4, 0, 1});
         assertArrayEquals(new long[] {2, 3, 4}, mid.shape());
         assertArrayEquals(new int[] {0, 1, 0}, mid.kinds());
+        // arg-reduce over the middle dim: the outputs' stride 0 on it survives merging (argReduce relies on it)
+        Layout.Iter arg = Layout.coalesceKinds(new int[] {2, 3, 4}, new int[] {0, 1, 0}, new int[] {12, 4, 1},
+            new int[] {4, 0, 1}, new int[] {4, 0, 1});
+        assertArrayEquals(new long[] {4, 0, 1}, arg.strides()[1]);
+        assertArrayEquals(new long[] {4, 0, 1}, arg.strides()[2]);
     }
 
     @Test
