@@ -4,6 +4,7 @@ import java.util.concurrent.TimeUnit;
 import llava.core.Backend;
 import llava.core.DType;
 import llava.core.Tensor;
+import llava.cuda.CudaBackend;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -45,7 +46,7 @@ public class CudaGemmBench {
     @Setup(Level.Trial)
     public void setup() {
         backend = CudaBenchSupport.backend();
-        System.setProperty("llava.cuda.gemm", engine);
+        System.setProperty(CudaBackend.GEMM_PROPERTY, engine);
         String[] p = mnk.split("x");
         int m = Integer.parseInt(p[0]), n = Integer.parseInt(p[1]), k = Integer.parseInt(p[2]);
         DType dt = DType.parse(dtype);
@@ -65,6 +66,6 @@ public class CudaGemmBench {
     @TearDown(Level.Trial)
     public void tearDown() {
         CudaBenchSupport.closeAll(a, w, wt, out);
-        System.clearProperty("llava.cuda.gemm");
+        System.clearProperty(CudaBackend.GEMM_PROPERTY);
     }
 }

@@ -508,6 +508,18 @@ public final class CudaBackend implements Backend {
         };
     }
 
+    /** Runs body with {@value #GEMM_PROPERTY} set to engine, then restores the previous setting (tests, benchmarks). */
+    static void withGemm(String engine, Runnable body) {
+        String old = System.getProperty(GEMM_PROPERTY);
+        System.setProperty(GEMM_PROPERTY, engine);
+        try {
+            body.run();
+        } finally {
+            if (old == null) System.clearProperty(GEMM_PROPERTY);
+            else System.setProperty(GEMM_PROPERTY, old);
+        }
+    }
+
     @Override
     public void matmul(Tensor a, Tensor b, Tensor bias, Tensor out) {
         String op = "matmul";

@@ -202,31 +202,19 @@ public final class KernelBench {
         try (Tensor a = random(dt, M, K); Tensor w = random(dt, N, K); Tensor out = Tensor.empty(dt, GPU, M, N);
              Tensor wt = w.t()) {
             Body ours = () -> backend.matmul(a, wt, null, out);
-            double cublas = measure("gemm cuBLAS", shape, dt.name(), () -> {
-                String old = System.getProperty(CudaBackend.GEMM_PROPERTY);
-                System.setProperty(CudaBackend.GEMM_PROPERTY, "cublas");
-                try {
-                    double ms = timeMs(ours);
-                    return new double[] {ms, tflops(flops, ms)};
-                } finally {
-                    if (old == null) System.clearProperty(CudaBackend.GEMM_PROPERTY);
-                    else System.setProperty(CudaBackend.GEMM_PROPERTY, old);
-                }
-            }, "tflops", Double.NaN, null);
-            measure("gemm llava", shape, dt.name(), () -> {
-                String old = System.getProperty(CudaBackend.GEMM_PROPERTY);
-                System.setProperty(CudaBackend.GEMM_PROPERTY, "llava");
-                try {
-                    double ms = timeMs(ours);
-                    return new double[] {ms, tflops(flops, ms)};
-                } finally {
-                    if (old == null) System.clearProperty(CudaBackend.GEMM_PROPERTY);
-                    else System.setProperty(CudaBackend.GEMM_PROPERTY, old);
-                }
-            }, "tflops", cublas, "cuBLAS");
+            double cublas = measure("gemm cuBLAS", shape, dt.name(), () -> timeGemm("cublas", ours, flops), "tflops", Double.NaN,
+                null);
+            measure("gemm llava", shape, dt.name(), () -> timeGemm("llava", ours, flops), "tflops", cublas, "cuBLAS");
         } catch (RuntimeException e) {
             results.add(new Result("gemm", shape, dt.name(), Double.NaN, "tflops", Double.NaN, Double.NaN, null, e.toString()));
         }
+    }
+
+    /** ms and TFLOP/s of a GEMM call timed on the given engine. */
+    private double[] timeGemm(String engine, Body gemm, double flops) {
+        double[] ms = new double[1];
+        CudaBackend.withGemm(engine, () -> ms[0] = timeMs(gemm));
+        return new double[] {ms[0], tflops(flops, ms[0])};
     }
 
     private void attention(int heads, int seq, int d, boolean causal) {

@@ -25,25 +25,14 @@ class CudaBackendTest {
     @Test void reduce() { ops(7).reduce(); }
     @Test void argReduce() { ops(8).argReduce(); }
     @Test void softmax() { ops(9).softmax(); }
-    @Test void matmulLlavaGemm() { withGemm("llava", () -> ops(10).matmul()); }
-    @Test void matmulCublas() { withGemm("cublas", () -> ops(11).matmul()); }
+    @Test void matmulLlavaGemm() { CudaBackend.withGemm("llava", () -> ops(10).matmul()); }
+    @Test void matmulCublas() { CudaBackend.withGemm("cublas", () -> ops(11).matmul()); }
     @Test void indexing() { ops(12).indexing(); }
     @Test void norms() { ops(13).norms(); }
     @Test void rope() { ops(14).rope(); }
     @Test void siluMul() { ops(15).siluMul(); }
     @Test void crossEntropy() { ops(16).crossEntropy(); }
     @Test void adamw() { ops(17).adamw(); }
-
-    static void withGemm(String engine, Runnable r) {
-        String old = System.getProperty(CudaBackend.GEMM_PROPERTY);
-        System.setProperty(CudaBackend.GEMM_PROPERTY, engine);
-        try {
-            r.run();
-        } finally {
-            if (old == null) System.clearProperty(CudaBackend.GEMM_PROPERTY);
-            else System.setProperty(CudaBackend.GEMM_PROPERTY, old);
-        }
-    }
 
     static Stream<Arguments> attentionCases() {
         Stream.Builder<Arguments> b = Stream.builder();
