@@ -83,7 +83,6 @@ public final class CachingAllocator {
     private final TreeSet<Block> largeFree = new TreeSet<>(BY_SIZE_THEN_ADDRESS);
     private final List<Segment> segments = new ArrayList<>();
     private long allocated, reserved, peak;
-    private long allocCount, segmentCount;
 
     public CachingAllocator(String deviceName, DeviceMemory memory) {
         this.deviceName = deviceName;
@@ -123,7 +122,6 @@ public final class CachingAllocator {
             }
             Segment seg = new Segment(address, segSize, small);
             segments.add(seg);
-            segmentCount++;
             reserved += segSize;
             b = new Block(seg, address, segSize);
         }
@@ -139,7 +137,6 @@ public final class CachingAllocator {
         }
         b.free = false;
         allocated += b.size;
-        allocCount++;
         peak = Math.max(peak, allocated);
         return b;
     }
@@ -194,11 +191,6 @@ public final class CachingAllocator {
     }
 
     public synchronized MemoryStats stats() { return new MemoryStats(allocated, reserved, peak); }
-
-    /** Number of segments obtained from the driver so far (grows only when the cache misses). */
-    public synchronized long segmentsCreated() { return segmentCount; }
-
-    public synchronized void resetPeak() { peak = allocated; }
 
     private CudaOutOfMemoryError outOfMemory(long bytes) {
         long[] info = null;

@@ -137,8 +137,6 @@ public final class Cuda {
         }
     }
 
-    public static void deviceSynchronize(String op) { check(cudaDeviceSynchronize(), op); }
-
     // ---- memory --------------------------------------------------------------------------
 
     /** A Pointer at a raw address (device or pinned host memory we own); never frees. */
@@ -166,8 +164,6 @@ public final class Cuda {
         check(cudaHostAlloc(p, bytes, cudaHostAllocDefault), "cudaHostAlloc(" + bytes + " bytes)");
         return p.address();
     }
-
-    public static void freeHost(long address) { check(cudaFreeHost(new Raw(address)), "cudaFreeHost"); }
 
     public static final int H2D = cudaMemcpyHostToDevice, D2H = cudaMemcpyDeviceToHost, D2D = cudaMemcpyDeviceToDevice;
 

@@ -22,8 +22,6 @@ public final class CudaStorage extends Storage {
     @Override
     public Device device() { return device.device(); }
 
-    CudaDevice cudaDevice() { return device; }
-
     /** Device address of element 0. */
     public long address() {
         if (isFreed()) throw new IllegalStateException("CUDA storage on " + device.device() + " already freed");

@@ -27,12 +27,6 @@ final class Layout {
             return new Iter(Arrays.copyOf(shape, r), st, Arrays.copyOf(kinds, r));
         }
 
-        long numel() {
-            long n = 1;
-            for (long s : shape) n *= s;
-            return n;
-        }
-
         @Override public String toString() {
             StringBuilder sb = new StringBuilder("Iter" + Arrays.toString(shape));
             for (long[] s : strides) sb.append(' ').append(Arrays.toString(s));

@@ -21,9 +21,10 @@ import org.bytedeco.javacpp.ShortPointer;
  * <li>to the host: up to {@link #BUFFERS} chunk transfers are in flight; each is waited for and
  *     copied into the array in order, so the call returns with the data in place.
  * </ul>
- * One transfer at a time per device (the methods are synchronized).
+ * One transfer at a time per device (the methods are synchronized). The buffers are allocated on
+ * first use and kept for the life of the process, like the device context that owns them.
  */
-final class PinnedStaging implements AutoCloseable {
+final class PinnedStaging {
     static final int BUFFERS = 4;
     static final long CHUNK = 4L << 20;
 
@@ -111,17 +112,6 @@ final class PinnedStaging implements AutoCloseable {
             case I64 -> new LongPointer(p).get((long[]) dst, off, n);
             case I32 -> new IntPointer(p).get((int[]) dst, off, n);
             case U8, BOOL -> new BytePointer(p).get((byte[]) dst, off, n);
-        }
-    }
-
-    @Override
-    public synchronized void close() {
-        for (int i = 0; i < BUFFERS; i++) {
-            if (host[i] == 0) continue;
-            if (pending[i]) Cuda.eventSynchronize(done[i], "staging close");
-            Cuda.eventDestroy(done[i]);
-            Cuda.freeHost(host[i]);
-            host[i] = 0;
         }
     }
 }
