@@ -42,11 +42,20 @@ public final class Cuda {
         if (!s.available()) throw new IllegalStateException("CUDA is not available: " + s.reason());
     }
 
+    /** Where the JNI glue sits on the class path (in jni-bridge's jar when it was built with nvcc). */
+    private static String glueResource() {
+        return "llava/cuda/" + Loader.getPlatform() + "/" + System.mapLibraryName("jniLlavaKernels");
+    }
+
+    /** Whether the CUDA natives were built into jni-bridge (whatever the machine running them). */
+    static boolean nativesBuilt() {
+        return Cuda.class.getClassLoader().getResource(glueResource()) != null;
+    }
+
     private static Status probe() {
-        String lib = "llava/cuda/" + Loader.getPlatform() + "/" + System.mapLibraryName("jniLlavaKernels");
-        if (Cuda.class.getClassLoader().getResource(lib) == null) {
+        if (!nativesBuilt()) {
             return new Status(false, 0, "the CUDA backend was not built into jni-bridge (built without nvcc or with -DskipNative;"
-                + " no " + lib + " on the class path)");
+                + " no " + glueResource() + " on the class path)");
         }
         try {
             Loader.load(org.bytedeco.cuda.global.cudart.class);

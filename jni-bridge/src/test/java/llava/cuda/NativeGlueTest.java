@@ -19,11 +19,6 @@ import org.junit.jupiter.api.Test;
  * with or without a GPU: a call without a driver returns a CUDA error code instead of crashing.
  */
 class NativeGlueTest {
-    private static boolean built() {
-        String lib = "llava/cuda/" + Loader.getPlatform() + "/" + System.mapLibraryName("jniLlavaKernels");
-        return NativeGlueTest.class.getClassLoader().getResource(lib) != null;
-    }
-
     /** The kernel files the header names ("(gemm.cu)", ...) that are not in cuda-kernels/src. */
     static List<String> missingKernelSources() throws IOException {
         Path root = Path.of("..", "cuda-kernels");
@@ -37,7 +32,7 @@ class NativeGlueTest {
 
     @Test
     void glueLoadsAndCallsReturnCodes() throws IOException {
-        assumeTrue(built(), "the CUDA natives were not built (no nvcc): nothing to load");
+        assumeTrue(Cuda.nativesBuilt(), "the CUDA natives were not built (no nvcc): nothing to load");
         List<String> missing = missingKernelSources();
         assumeTrue(missing.isEmpty(), "kernel sources not in cuda-kernels/src yet: " + missing
             + "; the library lacks their symbols, so the glue cannot load");
