@@ -30,7 +30,9 @@ import org.bytedeco.cuda.cudart.CUevent_st;
 public final class KernelBench {
     /** One measurement. value is TFLOP/s (kind "tflops") or GB/s ("gbps"); baseline likewise, or NaN. */
     record Result(String name, String shape, String dtype, double ms, String kind, double value, double baseline,
-                  String baselineName, String error) {}
+                  String baselineName, String error) {
+        String unit() { return kind.equals("tflops") ? "TFLOP/s" : "GB/s"; }
+    }
 
     private static final Device GPU = Device.cuda(0);
     private final CudaBackend backend;
@@ -157,16 +159,22 @@ public final class KernelBench {
             save();
             return msAndValue[1];
         } catch (RuntimeException e) {
-            results.add(new Result(name, shape, dtype, Double.NaN, kind, Double.NaN, baseline, baselineName,
-                e.getClass().getSimpleName() + ": " + e.getMessage()));
-            System.out.println("[bench]   failed: " + e);
-            save();
-            try {
-                device.synchronize();
-            } catch (RuntimeException ignored) {
-                // a sticky device error: later benchmarks will report it too
-            }
+            failed(name, shape, dtype, kind, baseline, baselineName, e);
             return Double.NaN;
+        }
+    }
+
+    /** Records a benchmark (or the setup of a group of them) that threw, and saves. */
+    private void failed(String name, String shape, String dtype, String kind, double baseline, String baselineName,
+                        RuntimeException e) {
+        results.add(new Result(name, shape, dtype, Double.NaN, kind, Double.NaN, baseline, baselineName,
+            e.getClass().getSimpleName() + ": " + e.getMessage()));
+        System.out.println("[bench]   failed: " + e);
+        save();
+        try {
+            device.synchronize();
+        } catch (RuntimeException ignored) {
+            // a sticky device error: later benchmarks will report it too
         }
     }
 
@@ -206,7 +214,7 @@ public final class KernelBench {
                 null);
             measure("gemm llava", shape, dt.name(), () -> timeGemm("llava", ours, flops), "tflops", cublas, "cuBLAS");
         } catch (RuntimeException e) {
-            results.add(new Result("gemm", shape, dt.name(), Double.NaN, "tflops", Double.NaN, Double.NaN, null, e.toString()));
+            failed("gemm", shape, dt.name(), "tflops", Double.NaN, null, e);
         }
     }
 
@@ -235,7 +243,7 @@ public final class KernelBench {
                 return new double[] {ms, tflops(2.5 * fwd, ms)};
             }, "tflops", Double.NaN, null);
         } catch (RuntimeException e) {
-            results.add(new Result("attention", shape, dt.name(), Double.NaN, "tflops", Double.NaN, Double.NaN, null, e.toString()));
+            failed("attention", shape, dt.name(), "tflops", Double.NaN, null, e);
         }
     }
 
@@ -340,8 +348,7 @@ public final class KernelBench {
         sb.append(String.format(Locale.ROOT, "%n%-18s %-26s %-5s %10s %12s %14s%n", "kernel", "shape", "dtype", "ms", "result",
             "vs baseline"));
         for (Result r : results) {
-            String unit = r.kind().equals("tflops") ? "TFLOP/s" : "GB/s";
-            String value = r.error() != null ? "FAILED" : String.format(Locale.ROOT, "%.1f %s", r.value(), unit);
+            String value = r.error() != null ? "FAILED" : String.format(Locale.ROOT, "%.1f %s", r.value(), r.unit());
             String vs = r.error() != null ? r.error().length() > 40 ? r.error().substring(0, 40) : r.error()
                 : Double.isNaN(r.baseline()) ? "" : String.format(Locale.ROOT, "%.0f%% of %s", 100 * r.value() / r.baseline(),
                     r.baselineName());
@@ -358,7 +365,7 @@ public final class KernelBench {
             Result r = results.get(i);
             sb.append("    {\"name\": ").append(json(r.name())).append(", \"shape\": ").append(json(r.shape()))
                 .append(", \"dtype\": ").append(json(r.dtype())).append(", \"ms\": ").append(num(r.ms()))
-                .append(", \"unit\": ").append(json(r.kind().equals("tflops") ? "TFLOP/s" : "GB/s"))
+                .append(", \"unit\": ").append(json(r.unit()))
                 .append(", \"value\": ").append(num(r.value())).append(", \"baseline\": ").append(num(r.baseline()))
                 .append(", \"baseline_name\": ").append(r.baselineName() == null ? "null" : json(r.baselineName()))
                 .append(", \"error\": ").append(r.error() == null ? "null" : json(r.error())).append('}')
