@@ -4,6 +4,7 @@ import java.util.concurrent.TimeUnit;
 import llava.core.Backend;
 import llava.core.DType;
 import llava.core.Tensor;
+import llava.models.llama.LlamaModel;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -58,12 +59,10 @@ public class CudaFusedBench {
         rout = Tensor.empty(dt, gpu, B, T, H, D);
         long[] p = new long[B * T];
         for (int i = 0; i < p.length; i++) p[i] = i % T;
-        float[] f = new float[D / 2];
-        for (int i = 0; i < f.length; i++) f[i] = (float) (1.0 / Math.pow(10000, 2.0 * i / D));
-        try (Tensor ph = Tensor.of(p, B, T); Tensor fh = Tensor.of(f, D / 2)) {
+        try (Tensor ph = Tensor.of(p, B, T)) {
             pos = ph.to(gpu);
-            invFreq = fh.to(gpu);
         }
+        invFreq = LlamaModel.inverseFrequencies(D, 10000, gpu);
         gate = CudaBenchSupport.random(6, dt, ROWS, FF);
         up = CudaBenchSupport.random(7, dt, ROWS, FF);
         act = Tensor.empty(dt, gpu, ROWS, FF);
