@@ -4,10 +4,9 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import llava.core.io.AtomicFiles;
 
 /** Reading and writing the JSON files of a tokenizer folder, with errors that name the file. */
 final class JsonFiles {
@@ -31,19 +30,18 @@ final class JsonFiles {
         return node;
     }
 
-    /** Writes bytes to a temporary file beside {@code target}, then renames it into place. */
+    /**
+     * Writes bytes through {@link AtomicFiles}: a temporary file beside {@code target}, flushed and
+     * renamed into place, with the permissions of any new file.
+     */
     static void writeAtomically(Path target, byte[] bytes) throws IOException {
-        Path tmp = Files.createTempFile(target.toAbsolutePath().getParent(), "." + target.getFileName(), ".tmp");
-        try {
-            Files.write(tmp, bytes);
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.write(target, ch -> {
+            ByteBuffer b = ByteBuffer.wrap(bytes);
+            while (b.hasRemaining()) ch.write(b);
+        });
     }
 
     static void writeJson(Path target, Object value) throws IOException {
-        String text = MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(value) + "\n";
-        writeAtomically(target, text.getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.writeString(target, MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(value) + "\n");
     }
 }

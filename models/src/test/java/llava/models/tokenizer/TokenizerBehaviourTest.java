@@ -3,6 +3,7 @@ package llava.models.tokenizer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -169,6 +170,20 @@ class TokenizerBehaviourTest {
         for (TokenizerCases c : TokenizerCases.all()) assertArrayEquals(newPad.encode(c.text()), back.encode(c.text()), c.toString());
         try (var files = Files.list(dir)) {
             assertTrue(files.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")), "no temporary files left");
+        }
+    }
+
+    /** Saved files get the permissions of any new file (umask), not the owner-only mode of a temporary file. */
+    @Test
+    void savedFilesAreReadableLikeAnyNewFile(@TempDir Path dir) throws IOException {
+        assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"), "POSIX permissions");
+        Path plain = Files.createFile(dir.resolve("plain.txt"));
+        Path out = dir.resolve("saved");
+        llava.savePretrained(out);
+        try (var files = Files.list(out)) {
+            for (Path f : files.toList()) {
+                assertEquals(Files.getPosixFilePermissions(plain), Files.getPosixFilePermissions(f), f.getFileName().toString());
+            }
         }
     }
 
