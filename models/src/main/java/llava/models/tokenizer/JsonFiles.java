@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import llava.core.io.AtomicFiles;
 
@@ -14,18 +15,19 @@ final class JsonFiles {
 
     private JsonFiles() {}
 
-    static JsonNode read(Path file) throws IOException {
+    static JsonNode readObject(Path file) throws IOException {
+        return parseObject(Files.readAllBytes(file), file);
+    }
+
+    /** Parses the bytes of {@code file} (named in errors) as one JSON object. */
+    static JsonNode parseObject(byte[] bytes, Path file) throws IOException {
+        JsonNode node;
         try {
-            JsonNode node = MAPPER.readTree(file.toFile());
-            if (node == null || node.isMissingNode()) throw new TokenizerFormatException(file + ": empty JSON file");
-            return node;
+            node = MAPPER.readTree(bytes);
         } catch (JsonProcessingException e) {
             throw new TokenizerFormatException(file + ": malformed JSON: " + e.getOriginalMessage(), e);
         }
-    }
-
-    static JsonNode readObject(Path file) throws IOException {
-        JsonNode node = read(file);
+        if (node == null || node.isMissingNode()) throw new TokenizerFormatException(file + ": empty JSON file");
         if (!node.isObject()) throw new TokenizerFormatException(file + ": expected a JSON object at the top level");
         return node;
     }

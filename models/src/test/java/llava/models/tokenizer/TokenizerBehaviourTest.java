@@ -201,6 +201,26 @@ class TokenizerBehaviourTest {
         }
     }
 
+    /** Added tokens past the vocabulary of a tokenizer.json take ids in order; those marked special are special. */
+    @Test
+    void tokenizerJsonAddedTokensPastTheVocabulary(@TempDir Path dir) throws IOException {
+        ObjectMapper mapper = new ObjectMapper();
+        var root = (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(Fixtures.path("tokenizer/tokenizer.json").toFile());
+        var added = root.withArray("added_tokens");
+        added.addObject().put("id", 32001).put("content", "<b>").put("special", false);
+        added.addObject().put("id", 32000).put("content", "<a>").put("special", true);
+        added.addObject().put("id", 32002).put("content", "<c>").put("special", true);
+        Path json = dir.resolve("tokenizer.json");
+        mapper.writeValue(json.toFile(), root);
+        Tokenizer t = Tokenizer.fromTokenizerJson(json);
+        assertEquals(List.of("<a>", "<b>", "<c>"), t.addedTokens());
+        assertTrue(t.isSpecial(32000) && t.isSpecial(32002) && !t.isSpecial(32001));
+        assertArrayEquals(new int[] {1, 32000, 32001, 32002}, t.encode("<a> <b> <c>"));
+        t.savePretrained(dir.resolve("saved"));
+        JsonNode map = mapper.readTree(dir.resolve("saved/special_tokens_map.json").toFile());
+        assertEquals("[\"<a>\",\"<c>\"]", map.get("additional_special_tokens").toString());
+    }
+
     private static int[] encodeNormalized(Tokenizer t, String normalized) {
         // normalized text has its dummy prefix already; the sentencepiece normalizer would add another
         String text = normalized.substring(1).replace('\u2581', ' ');
