@@ -153,7 +153,8 @@ final class ZipDirectory {
         return out;
     }
 
-    private static ByteBuffer readAt(FileChannel ch, long pos, int len, Path path) throws IOException {
+    /** len bytes at pos, little-endian, ready to read; the file ending first is an error naming it. */
+    static ByteBuffer readAt(FileChannel ch, long pos, int len, Path path) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN);
         while (b.hasRemaining()) {
             if (ch.read(b, pos + b.position()) < 0) throw bad(path, "unexpected end of file at " + (pos + b.position()));
