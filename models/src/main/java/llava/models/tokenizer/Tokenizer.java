@@ -525,11 +525,7 @@ public final class Tokenizer {
     }
 
     private int idOf(String token) {
-        Integer a = addedIds.get(token);
-        if (a != null) return a;
-        int id = model.pieceId(token);
-        if (id < 0) throw new IllegalStateException("token '" + token + "' has no id");
-        return id;
+        return findTokenId(token).orElseThrow(() -> new IllegalStateException("token '" + token + "' has no id"));
     }
 
     @Override
