@@ -281,8 +281,7 @@ public final class LlavaModel extends Module {
             for (int t = 0; t < T; t++) shifted[b * T + t] = t + 1 < T ? l[b * T + t + 1] : IGNORE_INDEX;
         }
         try (Scope s = Scope.open()) {
-            Tensor targets = Tensor.of(shifted, B * T);
-            if (!logits.device().isCpu()) targets = targets.to(logits.device());
+            Tensor targets = Tensor.of(shifted, logits.device(), B * T);
             return s.keep(F.crossEntropy(logits.reshape(B * T, V), targets, IGNORE_INDEX));
         }
     }
@@ -296,11 +295,7 @@ public final class LlavaModel extends Module {
             long n = 0;
             for (int t = 0; t < T; t++) p[b * T + t] = m[b * T + t] ? n++ : 0;
         }
-        Tensor cpu = Tensor.of(p, B, T);
-        if (keyMask.device().isCpu()) return cpu;
-        try (cpu) {
-            return cpu.to(keyMask.device());
-        }
+        return Tensor.of(p, keyMask.device(), B, T);
     }
 
     /** BOOL key mask from an attention mask (null stays null). */
