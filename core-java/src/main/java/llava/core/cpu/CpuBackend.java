@@ -290,11 +290,16 @@ public final class CpuBackend implements Backend {
         DType xd = x.dtype();
         Object xa = arr(x);
         int outN = out.numel();
-        if (xd == DType.I64 && op == ReduceOp.SUM) { // exact integer sums (doubles lose precision beyond 2^53)
+        if (xd == DType.I64) { // exact in long (doubles lose integers beyond 2^53); MEAN is for floats only
             long[] lacc = new long[outN];
+            java.util.Arrays.fill(lacc, op == ReduceOp.MAX ? Long.MIN_VALUE : op == ReduceOp.MIN ? Long.MAX_VALUE : 0);
             long[] xl = (long[]) xa;
             Strided.of(xs, new int[][] {x.strides(), accStrides(xs, os)}, new int[] {x.offset(), 0}).forEach(false, (n, o, inc) -> {
-                for (int i = 0; i < n; i++) lacc[o[1] + i * inc[1]] += xl[o[0] + i * inc[0]];
+                for (int i = 0; i < n; i++) {
+                    int k = o[1] + i * inc[1];
+                    long v = xl[o[0] + i * inc[0]];
+                    lacc[k] = op == ReduceOp.MAX ? Math.max(lacc[k], v) : op == ReduceOp.MIN ? Math.min(lacc[k], v) : lacc[k] + v;
+                }
             });
             copyRaw(dense(lacc, DType.I64, os), Raw.of(out), false);
             return;
