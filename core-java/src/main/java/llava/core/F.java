@@ -33,6 +33,11 @@ public final class F {
         return t == null ? null : Ops.contiguousForKernel(t);
     }
 
+    /** t when its last dimension has unit stride (all the rope/attention kernels need), else a contiguous copy. */
+    private static Tensor unitLastStride(Tensor t) {
+        return t.stride(-1) == 1 ? t : contig(t);
+    }
+
     // ---- linear --------------------------------------------------------------------------
 
     /** x @ weight^T + bias over the last dim of x; weight [out, in], bias [out] or null. */
@@ -157,14 +162,14 @@ public final class F {
             "rope: invFreq must be F32 [" + D / 2 + "], got " + invFreq.dtype() + " " + Shapes.str(invFreq.shape()));
         Tensor out;
         try (Scope s = Scope.open(); GradMode ng = GradMode.noGrad()) {
-            Tensor xk = x.stride(3) == 1 ? x : contig(x);
+            Tensor xk = unitLastStride(x);
             Tensor pc = contig(positions), fc = contig(invFreq);
             out = Tensor.empty(x.dtype(), x.device(), x.shape());
             x.backend().rope(xk, pc, fc, false, out);
             s.keep(out);
         }
         return Autograd.record("RopeBackward", out, in(x), in(positions, invFreq), (ctx, g) -> {
-            Tensor gk = g.stride(3) == 1 ? g : contig(g);
+            Tensor gk = unitLastStride(g);
             Tensor gx = Tensor.empty(g.dtype(), g.device(), g.shape());
             g.backend().rope(gk, contig(ctx.saved(0)), contig(ctx.saved(1)), true, gx);
             return new Tensor[] {gx};
@@ -193,9 +198,9 @@ public final class F {
         double sc = scale > 0 ? scale : 1.0 / Math.sqrt(D);
         Tensor out, lse;
         try (Scope s = Scope.open(); GradMode ng = GradMode.noGrad()) {
-            Tensor qk = q.stride(3) == 1 ? q : contig(q);
-            Tensor kk = k.stride(3) == 1 ? k : contig(k);
-            Tensor vk = v.stride(3) == 1 ? v : contig(v);
+            Tensor qk = unitLastStride(q);
+            Tensor kk = unitLastStride(k);
+            Tensor vk = unitLastStride(v);
             Tensor mk = contig(keyMask);
             out = Tensor.empty(q.dtype(), q.device(), q.shape());
             lse = Tensor.empty(DType.F32, q.device(), B, Hq, q.size(2));
@@ -207,9 +212,9 @@ public final class F {
             Tensor[] save = hasMask ? in(q, k, v, out, lse, keyMask) : in(q, k, v, out, lse);
             return Autograd.record("AttentionBackward", out, in(q, k, v), save, (ctx, g) -> {
                 Tensor qs = ctx.saved(0), ks = ctx.saved(1), vs = ctx.saved(2);
-                Tensor qk = qs.stride(3) == 1 ? qs : contig(qs);
-                Tensor kk = ks.stride(3) == 1 ? ks : contig(ks);
-                Tensor vk = vs.stride(3) == 1 ? vs : contig(vs);
+                Tensor qk = unitLastStride(qs);
+                Tensor kk = unitLastStride(ks);
+                Tensor vk = unitLastStride(vs);
                 Tensor gq = Tensor.empty(qs.dtype(), qs.device(), qs.shape());
                 Tensor gk = Tensor.empty(ks.dtype(), ks.device(), ks.shape());
                 Tensor gv = Tensor.empty(vs.dtype(), vs.device(), vs.shape());
@@ -252,47 +257,17 @@ public final class F {
      * scalar (F64 for F64 logits; NaN when every row is ignored, as in PyTorch).
      */
     public static Tensor crossEntropy(Tensor logits, Tensor targets, long ignoreIndex) {
-        sameDevice("cross_entropy", logits, targets);
-        Ops.requireFloat("cross_entropy", logits);
-        check(logits.dim() == 2, "cross_entropy: logits must be [N, V], got " + Shapes.str(logits.shape()));
-        int N = logits.size(0), V = logits.size(1);
-        check(targets.dim() == 1 && targets.size(0) == N, "cross_entropy: targets must be [" + N + "], got " + Shapes.str(targets.shape()));
-        check(targets.dtype() == DType.I64, "cross_entropy: targets must be I64, got " + targets.dtype());
-        if (targets.device().isCpu()) {
-            for (long t : targets.toLongArray()) {
-                if (t != ignoreIndex && (t < 0 || t >= V)) {
-                    throw new IndexOutOfBoundsException("cross_entropy: target " + t + " is out of range [0, " + V + ")");
-                }
+        try (Scope s = Scope.open()) {
+            Tensor rows = crossEntropyPerRow(logits, targets, ignoreIndex);
+            Tensor count;
+            try (GradMode ng = GradMode.noGrad()) {
+                count = targets.ne((double) ignoreIndex).to(rows.dtype()).sum();
             }
-        }
-        Tensor rowLoss, lse, count;
-        try (Scope s = Scope.open(); GradMode ng = GradMode.noGrad()) {
-            DType statType = logits.dtype() == DType.F64 ? DType.F64 : DType.F32;
-            rowLoss = Tensor.empty(statType, logits.device(), N);
-            lse = Tensor.empty(statType, logits.device(), N);
-            logits.backend().crossEntropy(contig(logits), contig(targets), ignoreIndex, rowLoss, lse);
-            count = targets.ne((double) ignoreIndex).to(rowLoss.dtype()).sum();
-            s.keep(rowLoss, lse, count);
-        }
-        Tensor loss;
-        try (GradMode ng = GradMode.noGrad(); Tensor total = rowLoss.sum()) {
-            loss = total.div(count);
-        } finally {
-            rowLoss.close();
-        }
-        try (lse; count) {
-            return Autograd.record("CrossEntropyBackward", loss, in(logits), in(logits, targets, lse, count), (ctx, g) -> {
-                Tensor lg = contig(ctx.saved(0));
-                // every counted row gets d(mean)/d(row loss) = g / count
-                Tensor perRow = g.to(ctx.saved(2).dtype()).div(ctx.saved(3)).expand(N).contiguous();
-                Tensor gl = Tensor.empty(lg.dtype(), lg.device(), lg.shape());
-                lg.backend().crossEntropyBackward(lg, contig(ctx.saved(1)), ctx.saved(2), perRow, ignoreIndex, gl);
-                return new Tensor[] {gl};
-            });
+            return s.keep(rows.sum().div(count));
         }
     }
 
-    /** Per-row losses (F32 [N], 0 at ignored rows) without reduction; differentiable. */
+    /** Per-row losses (F32 [N], F64 for F64 logits; 0 at ignored rows) without reduction; differentiable. */
     public static Tensor crossEntropyPerRow(Tensor logits, Tensor targets, long ignoreIndex) {
         sameDevice("cross_entropy", logits, targets);
         Ops.requireFloat("cross_entropy", logits);

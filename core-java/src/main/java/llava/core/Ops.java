@@ -270,7 +270,7 @@ final class Ops {
         String name = op.name().toLowerCase();
         sameDevice(name, a, b);
         DType dt = DType.promote(a.dtype(), b.dtype());
-        if (!op.isComparison() && !dt.isFloating() && (op == BinaryOp.POW)) {
+        if (op == BinaryOp.POW && !dt.isFloating()) {
             throw new IllegalArgumentException("pow: integer tensors are not supported, got " + dt);
         }
         int[] outShape = Shapes.broadcast(a.shape(), b.shape(), name);

@@ -117,10 +117,8 @@ public final class Tensor implements AutoCloseable {
     public static Tensor randint(Generator gen, long low, long high, DType dtype, Device device, int... shape) {
         long[] v = new long[Shapes.numel(shape)];
         for (int i = 0; i < v.length; i++) v[i] = low + gen.nextLong(high - low);
-        Tensor t = of(v, shape);
-        if (dtype == DType.I64 && device.isCpu()) return t;
-        try (t) {
-            return t.to(dtype).toDeviceInternal(device);
+        try (Tensor t = of(v, shape)) {
+            return onDevice(t.to(dtype), device);
         }
     }
 
@@ -138,21 +136,27 @@ public final class Tensor implements AutoCloseable {
     /** 1-D F32 tensor of the given values. */
     public static Tensor of(float... data) { return of(data, data.length); }
 
+    /** Host values placed on device (e.g. token ids or positions built in Java). */
+    public static Tensor of(long[] data, Device device, int... shape) { return fromHostArray(data, DType.I64, device, shape); }
+    public static Tensor of(float[] data, Device device, int... shape) { return fromHostArray(data, DType.F32, device, shape); }
+
     /**
      * A tensor holding raw host data of {@code dtype}'s host type (short[] bit patterns for
      * BF16/F16, byte[] for U8/BOOL, ...), copied.
      */
     public static Tensor fromHostArray(Object data, DType dtype, Device device, int... shape) {
-        int len = java.lang.reflect.Array.getLength(data);
-        Tensor t = fromHost(data, len, dtype, shape);
-        if (device.isCpu()) return t;
+        return onDevice(fromHost(data, java.lang.reflect.Array.getLength(data), dtype, shape), device);
+    }
+
+    /** t itself when it is on device; otherwise a copy there, and t is closed (t is a fresh host tensor). */
+    private static Tensor onDevice(Tensor t, Device device) {
+        if (t.device().equals(device)) return t;
         try (t) {
             return t.toDeviceInternal(device);
         }
     }
 
     private static Tensor fromHost(Object data, int len, DType dtype, int[] shape) {
-        if (shape.length == 1 && shape[0] == -1) shape = new int[] {len};
         int n = Shapes.numel(shape);
         if (n != len) {
             throw new IllegalArgumentException("of: " + len + " values do not fill shape " + Arrays.toString(shape));
@@ -184,13 +188,9 @@ public final class Tensor implements AutoCloseable {
     /** Values given as doubles, converted to {@code dtype} (rounded to nearest even for halves). */
     public static Tensor fromDoubles(double[] v, DType dtype, Device device, int... shape) {
         Tensor t64 = of(v, shape);
-        if (dtype == DType.F64 && device.isCpu()) return t64;
+        if (dtype == DType.F64) return onDevice(t64, device);
         try (t64) {
-            Tensor c = t64.to(dtype);
-            if (device.isCpu()) return c;
-            try (c) {
-                return c.toDeviceInternal(device);
-            }
+            return onDevice(t64.to(dtype), device);
         }
     }
 
@@ -334,13 +334,13 @@ public final class Tensor implements AutoCloseable {
     public void accumulateGrad(Tensor g) {
         try (GradMode ng = GradMode.noGrad()) {
             if (grad == null) {
-                Tensor owned;
                 if (g.isExclusivelyOwned() && g.isContiguous() && g.dtype() == dtype() && g.offset == 0) {
-                    owned = g.savedView();
+                    grad = g.savedView(); // take over the engine's buffer
                 } else {
-                    owned = Scope.detach(g.to(dtype()).contiguousCopy());
+                    try (Tensor cast = g.to(dtype())) {
+                        grad = Scope.detach(cast.contiguousCopy());
+                    }
                 }
-                grad = owned;
             } else {
                 if (g.dtype() == grad.dtype()) {
                     grad.add_(g);
@@ -386,52 +386,28 @@ public final class Tensor implements AutoCloseable {
     // =========================================================================================
 
     /** All elements, in row-major order, as floats. */
-    public float[] toFloatArray() {
-        try (Tensor c = hostContiguous(DType.F32)) {
-            float[] out = new float[c.numel()];
-            c.storage.copyToHost(c.offset, out.length, out, 0);
-            return out;
-        }
-    }
+    public float[] toFloatArray() { return (float[]) hostArray(DType.F32); }
 
-    public double[] toDoubleArray() {
-        try (Tensor c = hostContiguous(DType.F64)) {
-            double[] out = new double[c.numel()];
-            c.storage.copyToHost(c.offset, out.length, out, 0);
-            return out;
-        }
-    }
+    public double[] toDoubleArray() { return (double[]) hostArray(DType.F64); }
 
-    public long[] toLongArray() {
-        try (Tensor c = hostContiguous(DType.I64)) {
-            long[] out = new long[c.numel()];
-            c.storage.copyToHost(c.offset, out.length, out, 0);
-            return out;
-        }
-    }
+    public long[] toLongArray() { return (long[]) hostArray(DType.I64); }
 
-    public int[] toIntArray() {
-        try (Tensor c = hostContiguous(DType.I32)) {
-            int[] out = new int[c.numel()];
-            c.storage.copyToHost(c.offset, out.length, out, 0);
-            return out;
-        }
-    }
+    public int[] toIntArray() { return (int[]) hostArray(DType.I32); }
 
     public boolean[] toBooleanArray() {
-        try (Tensor c = hostContiguous(DType.BOOL)) {
-            byte[] b = new byte[c.numel()];
-            c.storage.copyToHost(c.offset, b.length, b, 0);
-            boolean[] out = new boolean[b.length];
-            for (int i = 0; i < b.length; i++) out[i] = b[i] != 0;
-            return out;
-        }
+        byte[] b = (byte[]) hostArray(DType.BOOL);
+        boolean[] out = new boolean[b.length];
+        for (int i = 0; i < b.length; i++) out[i] = b[i] != 0;
+        return out;
     }
 
     /** Raw elements in this tensor's dtype's host type (short[] for BF16/F16, byte[] for U8/BOOL). */
-    public Object toHostArray() {
-        try (Tensor c = hostContiguous(dtype())) {
-            Object out = Storage.newHostArray(dtype(), c.numel());
+    public Object toHostArray() { return hostArray(dtype()); }
+
+    /** All elements converted to dt, in row-major order, in dt's host array type. */
+    private Object hostArray(DType dt) {
+        try (Tensor c = hostContiguous(dt)) {
+            Object out = Storage.newHostArray(dt, c.numel());
             c.storage.copyToHost(c.offset, c.numel(), out, 0);
             return out;
         }
@@ -454,19 +430,9 @@ public final class Tensor implements AutoCloseable {
             if (i < 0 || i >= shape[d]) throw new IndexOutOfBoundsException("get: index " + index[d] + " out of range for dim " + d + " of size " + shape[d]);
             off += i * strides[d];
         }
-        Object a = Storage.newHostArray(dtype(), 1);
-        checkOpen();
-        storage.copyToHost(off, 1, a, 0);
-        return switch (dtype()) {
-            case F64 -> ((double[]) a)[0];
-            case F32 -> ((float[]) a)[0];
-            case BF16 -> Half.bf16ToFloat(((short[]) a)[0]);
-            case F16 -> Half.f16ToFloat(((short[]) a)[0]);
-            case I64 -> ((long[]) a)[0];
-            case I32 -> ((int[]) a)[0];
-            case U8 -> ((byte[]) a)[0] & 0xFF;
-            case BOOL -> ((byte[]) a)[0] != 0 ? 1 : 0;
-        };
+        try (Tensor element = makeView(new int[0], new int[0], off)) {
+            return element.item();
+        }
     }
 
     /** Contiguous CPU tensor of the given dtype holding this tensor's values (no autograd). */

@@ -200,8 +200,9 @@ public final class Autograd {
         return gi;
     }
 
+    /** An engine-owned handle on t's data (a hook's result may belong to a scope or to the hook). */
     private static Tensor own(Tensor t) {
-        return t.owner() == null ? t.alias() : Scope.detach(t.alias());
+        return Scope.detach(t.alias());
     }
 
     private static Tensor accumulate(Tensor prev, Tensor g) {

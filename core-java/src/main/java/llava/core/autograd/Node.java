@@ -3,7 +3,6 @@ package llava.core.autograd;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.UnaryOperator;
-import llava.core.DType;
 import llava.core.Tensor;
 
 /**
@@ -20,7 +19,6 @@ public abstract class Node {
     final Node[] next;
     private final boolean[] needsGrad;
     final int[][] inputShapes;
-    final DType[] inputDtypes;
     private int refs;
     private boolean released;
     private List<UnaryOperator<Tensor>> hooks;
@@ -30,12 +28,10 @@ public abstract class Node {
         this.next = new Node[inputs.length];
         this.needsGrad = new boolean[inputs.length];
         this.inputShapes = new int[inputs.length][];
-        this.inputDtypes = new DType[inputs.length];
         for (int i = 0; i < inputs.length; i++) {
             Tensor t = inputs[i];
             if (t == null) continue;
             inputShapes[i] = t.shape();
-            inputDtypes[i] = t.dtype();
             if (t.requiresGrad()) {
                 Node n = t.isLeaf() ? t.gradAccumulator() : t.gradFn();
                 next[i] = n;

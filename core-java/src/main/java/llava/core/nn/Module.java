@@ -76,7 +76,7 @@ public abstract class Module implements AutoCloseable {
     /** Every parameter with its full name, in registration order (depth first). */
     public LinkedHashMap<String, Tensor> namedParameters() {
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
-        collect("", out, true, false);
+        collect("", out, true, Buffers.NONE);
         return out;
     }
 
@@ -91,29 +91,27 @@ public abstract class Module implements AutoCloseable {
 
     public LinkedHashMap<String, Tensor> namedBuffers() {
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
-        collect("", out, false, true);
+        collect("", out, false, Buffers.ALL);
         return out;
     }
 
     /** Parameters and persistent buffers by full name: what a checkpoint holds. */
     public LinkedHashMap<String, Tensor> stateDict() {
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
-        collectState("", out);
+        collect("", out, true, Buffers.PERSISTENT);
         return out;
     }
 
-    private void collect(String prefix, Map<String, Tensor> out, boolean p, boolean b) {
-        if (p) for (Map.Entry<String, Tensor> e : params.entrySet()) out.put(prefix + e.getKey(), e.getValue());
-        if (b) for (Map.Entry<String, Tensor> e : buffers.entrySet()) out.put(prefix + e.getKey(), e.getValue());
-        for (Map.Entry<String, Module> c : children.entrySet()) c.getValue().collect(prefix + c.getKey() + ".", out, p, b);
-    }
+    private enum Buffers { NONE, PERSISTENT, ALL }
 
-    private void collectState(String prefix, Map<String, Tensor> out) {
-        for (Map.Entry<String, Tensor> e : params.entrySet()) out.put(prefix + e.getKey(), e.getValue());
-        for (Map.Entry<String, Tensor> e : buffers.entrySet()) {
-            if (!nonPersistent.contains(e.getKey())) out.put(prefix + e.getKey(), e.getValue());
+    private void collect(String prefix, Map<String, Tensor> out, boolean withParams, Buffers which) {
+        if (withParams) for (Map.Entry<String, Tensor> e : params.entrySet()) out.put(prefix + e.getKey(), e.getValue());
+        if (which != Buffers.NONE) {
+            for (Map.Entry<String, Tensor> e : buffers.entrySet()) {
+                if (which == Buffers.ALL || !nonPersistent.contains(e.getKey())) out.put(prefix + e.getKey(), e.getValue());
+            }
         }
-        for (Map.Entry<String, Module> c : children.entrySet()) c.getValue().collectState(prefix + c.getKey() + ".", out);
+        for (Map.Entry<String, Module> c : children.entrySet()) c.getValue().collect(prefix + c.getKey() + ".", out, withParams, which);
     }
 
     /** The descendant at a dotted path ("" is this module). */

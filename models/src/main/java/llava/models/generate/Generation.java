@@ -37,8 +37,7 @@ public final class Generation {
              KvCache cache = new KvCache(model.config.llama(), 1, capacity, model.dtype(), model.device())) {
             float[] row;
             try (Scope s = Scope.open()) {
-                Tensor ids = Tensor.of(prompt, 1, prompt.length);
-                if (!model.device().isCpu()) ids = ids.to(model.device());
+                Tensor ids = Tensor.of(prompt, model.device(), 1, prompt.length);
                 Tensor feats = images == null ? null : model.encodeImages(images);
                 Tensor embeds = model.embed(ids, feats, false);
                 Tensor pos = LlamaModel.defaultPositions(1, prompt.length, 0, model.device());
@@ -57,8 +56,7 @@ public final class Generation {
                 }
                 if (step + 1 == params.maxNewTokens()) break;
                 try (Scope s = Scope.open()) {
-                    Tensor ids = Tensor.of(new long[] {tok}, 1, 1);
-                    if (!model.device().isCpu()) ids = ids.to(model.device());
+                    Tensor ids = Tensor.of(new long[] {tok}, model.device(), 1, 1);
                     Tensor embeds = model.model.embedTokens.forward(ids);
                     Tensor pos = LlamaModel.defaultPositions(1, 1, cache.length(), model.device());
                     row = lastRow(model.decode(embeds, pos, null, cache));

@@ -45,11 +45,7 @@ public class LlamaModel extends Module {
             float p = (float) Math.pow((float) theta, exponent);
             f[i] = 1.0f / p;
         }
-        Tensor t = Tensor.of(f, f.length);
-        if (device.isCpu()) return t;
-        try (t) {
-            return t.to(device);
-        }
+        return Tensor.of(f, device, f.length);
     }
 
     /** Recompute each layer's activations in backward instead of storing them. */
@@ -171,10 +167,6 @@ public class LlamaModel extends Module {
     public static Tensor defaultPositions(int B, int T, int past, Device device) {
         long[] p = new long[B * T];
         for (int b = 0; b < B; b++) for (int t = 0; t < T; t++) p[b * T + t] = past + t;
-        Tensor cpu = Tensor.of(p, B, T);
-        if (device.isCpu()) return cpu;
-        try (cpu) {
-            return cpu.to(device);
-        }
+        return Tensor.of(p, device, B, T);
     }
 }

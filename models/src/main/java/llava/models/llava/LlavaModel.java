@@ -145,9 +145,10 @@ public final class LlavaModel extends Module {
             int nImages = imageFeatures == null ? 0 : imageFeatures.size(0);
             Tensor[] rows = new Tensor[B];
             boolean anyImage = false;
+            boolean detach = detachTextEmbeddings && config.useImStartEnd();
             for (int b = 0; b < B; b++) {
                 Tensor row = embeds.select(0, b);
-                List<int[]> spans = imageSpans(ids, b, T); // {first feature position, image index}
+                List<Integer> spans = imageSpans(ids, b, T);
                 if (spans.isEmpty()) {
                     rows[b] = row;
                     continue;
@@ -156,16 +157,15 @@ public final class LlavaModel extends Module {
                 int n = patchesPerImage();
                 List<Tensor> pieces = new ArrayList<>();
                 int cur = 0;
-                for (int[] sp : spans) {
-                    int at = sp[0];
+                for (int at : spans) {
                     if (used >= nImages) {
                         throw new IllegalArgumentException("the batch has more image placeholders than images (" + nImages + ")");
                     }
-                    addText(pieces, row, cur, at, detachTextEmbeddings && config.useImStartEnd(), ids, b, T);
+                    addText(pieces, row, cur, at, detach, ids, b, T);
                     pieces.add(imageFeatures.select(0, used++));
                     cur = at + n;
                 }
-                addText(pieces, row, cur, T, detachTextEmbeddings && config.useImStartEnd(), ids, b, T);
+                addText(pieces, row, cur, T, detach, ids, b, T);
                 rows[b] = Tensor.cat(pieces, 0);
             }
             if (used != nImages) {
@@ -203,13 +203,12 @@ public final class LlavaModel extends Module {
     }
 
     /** Where each image's features go in row b: the positions of its patch tokens. */
-    private List<int[]> imageSpans(long[] ids, int b, int T) {
-        List<int[]> spans = new ArrayList<>();
-        int n = -1;
+    private List<Integer> imageSpans(long[] ids, int b, int T) {
+        List<Integer> spans = new ArrayList<>();
         boolean anyPatch = false;
         for (int t = 0; t < T; t++) if (ids[b * T + t] == imageTokens.patch()) anyPatch = true;
         if (!anyPatch) return spans;
-        n = patchesPerImage();
+        int n = patchesPerImage();
         if (config.useImStartEnd()) {
             for (int t = 0; t < T; t++) {
                 if (ids[b * T + t] != imageTokens.start()) continue;
@@ -218,7 +217,7 @@ public final class LlavaModel extends Module {
                     throw new IllegalArgumentException("sample " + b + ": the image end token should follow the image start token at "
                         + t + " after " + n + " patch tokens");
                 }
-                spans.add(new int[] {t + 1});
+                spans.add(t + 1);
                 t = end;
             }
             if (spans.isEmpty()) throw new IllegalArgumentException("sample " + b + " has <im_patch> tokens but no <im_start>");
@@ -231,7 +230,7 @@ public final class LlavaModel extends Module {
                     throw new IllegalArgumentException("sample " + b + ": the number of image patch tokens (" + run
                         + ") should be a multiple of the patches per image (" + n + ")");
                 }
-                for (int k = 0; k < run / n; k++) spans.add(new int[] {t + k * n});
+                for (int k = 0; k < run / n; k++) spans.add(t + k * n);
                 t += run - 1;
             }
         }
@@ -281,8 +280,7 @@ public final class LlavaModel extends Module {
             for (int t = 0; t < T; t++) shifted[b * T + t] = t + 1 < T ? l[b * T + t + 1] : IGNORE_INDEX;
         }
         try (Scope s = Scope.open()) {
-            Tensor targets = Tensor.of(shifted, B * T);
-            if (!logits.device().isCpu()) targets = targets.to(logits.device());
+            Tensor targets = Tensor.of(shifted, logits.device(), B * T);
             return s.keep(F.crossEntropy(logits.reshape(B * T, V), targets, IGNORE_INDEX));
         }
     }
@@ -296,11 +294,7 @@ public final class LlavaModel extends Module {
             long n = 0;
             for (int t = 0; t < T; t++) p[b * T + t] = m[b * T + t] ? n++ : 0;
         }
-        Tensor cpu = Tensor.of(p, B, T);
-        if (keyMask.device().isCpu()) return cpu;
-        try (cpu) {
-            return cpu.to(keyMask.device());
-        }
+        return Tensor.of(p, keyMask.device(), B, T);
     }
 
     /** BOOL key mask from an attention mask (null stays null). */
