@@ -64,11 +64,7 @@ public final class TorchBinFile implements TensorSource {
     public static TorchBinFile open(Path path) throws IOException {
         FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
         try {
-            long size = ch.size();
-            ByteBuffer head = ByteBuffer.allocate((int) Math.min(size, 512));
-            while (head.hasRemaining() && ch.read(head, head.position()) > 0) { /* fill */ }
-            head.flip();
-            ByteBuffer le = head.order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer le = ZipDirectory.readAt(ch, 0, (int) Math.min(ch.size(), 512), path);
             if (le.remaining() >= 4 && le.getInt(0) == 0x04034b50) return openZip(path, ch); // "PK\3\4"
             if (le.remaining() >= 2 && (le.get(0) & 0xFF) == 0x80) return openLegacy(path, ch);
             if (le.remaining() >= 262 && new String(bytes(le, 257, 5), StandardCharsets.US_ASCII).equals("ustar")) {
@@ -169,11 +165,7 @@ public final class TorchBinFile implements TensorSource {
             if (!(k instanceof String key) || !byKey.containsKey(key)) throw ZipDirectory.bad(path, "storage key list names an unknown storage " + k);
             StorageRef s = byKey.get(key);
             if (pos > size - 8) throw ZipDirectory.bad(path, "storage '" + key + "' lies past the end of the file");
-            ByteBuffer nb = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            while (nb.hasRemaining()) {
-                if (ch.read(nb, pos + nb.position()) < 0) throw ZipDirectory.bad(path, "unexpected end of file");
-            }
-            long numel = nb.getLong(0);
+            long numel = ZipDirectory.readAt(ch, pos, 8, path).getLong(0);
             if (numel != s.numel()) {
                 throw ZipDirectory.bad(path, "storage '" + key + "' has " + numel + " elements in the data but " + s.numel() + " in the pickle");
             }

@@ -147,13 +147,11 @@ final class ZipDirectory {
     byte[] readSmall(Entry e, long max) throws IOException {
         if (!e.stored()) throw bad(path, "entry '" + e.name() + "' is compressed (method " + e.method() + "); torch.save stores entries uncompressed");
         if (e.size() > max) throw bad(path, "entry '" + e.name() + "' is " + e.size() + " bytes, more than the " + max + " accepted");
-        ByteBuffer b = readAt(channel, dataOffset(e), (int) e.size(), path);
-        byte[] out = new byte[b.remaining()];
-        b.get(out);
-        return out;
+        return readAt(channel, dataOffset(e), (int) e.size(), path).array(); // a heap buffer of exactly that size
     }
 
-    private static ByteBuffer readAt(FileChannel ch, long pos, int len, Path path) throws IOException {
+    /** len bytes at pos, little-endian, ready to read; the file ending first is an error naming it. */
+    static ByteBuffer readAt(FileChannel ch, long pos, int len, Path path) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN);
         while (b.hasRemaining()) {
             if (ch.read(b, pos + b.position()) < 0) throw bad(path, "unexpected end of file at " + (pos + b.position()));

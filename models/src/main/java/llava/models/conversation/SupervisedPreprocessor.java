@@ -151,36 +151,18 @@ public final class SupervisedPreprocessor {
         return new TokenizedExample(prompt, ids, labels);
     }
 
+    /** preprocess_v1: rounds split on sep2; BOS, then in each round the text up to "ASSISTANT: " masked. */
     private TokenizedExample preprocessV1(List<Turn> source) {
         Conversation conv = fillTemplate(source);
         String prompt = conv.prompt();
-        int[] ids = tokenize(prompt);
-        int[] labels = ids.clone();
-        int total = nonPadLength(ids);
-        String sep = conv.sep() + conv.roles().get(1) + ": ";
-        int cur = 1;
-        mask(labels, 0, cur);
-        for (String round : PythonStrings.split(prompt, conv.sep2())) {
-            if (round.isEmpty()) break;
-            List<String> parts = PythonStrings.split(round, sep);
-            if (parts.size() != 2) break;
-            int roundLen = tokenizer.encode(round).length;
-            int instructionLen = tokenizer.encode(parts.get(0) + sep).length - 2;
-            mask(labels, cur, cur + instructionLen);
-            cur += roundLen;
-        }
-        mask(labels, cur, labels.length);
-        checkLengths(labels, cur, total);
-        return new TokenizedExample(prompt, ids, labels);
+        // round lengths count their BOS; the instruction's minus 2 drops its BOS and the trailing space
+        return maskRounds(prompt, PythonStrings.split(prompt, conv.sep2()), conv.sep() + conv.roles().get(1) + ": ", 1, 0, -2);
     }
 
+    /** preprocess_mpt: system + first exchange, then every later exchange, is a round; sep ends each. */
     private TokenizedExample preprocessMpt(List<Turn> source) {
         Conversation conv = fillTemplate(source);
         String prompt = conv.prompt();
-        int[] ids = tokenize(prompt);
-        int[] labels = ids.clone();
-        int total = nonPadLength(ids);
-        String sep = conv.sep() + conv.roles().get(1);
         List<String> rounds = PythonStrings.split(prompt, conv.sep());
         List<String> reRounds = new ArrayList<>();
         reRounds.add(String.join(conv.sep(), rounds.subList(0, Math.min(3, rounds.size())))); // system + user + gpt
@@ -188,13 +170,28 @@ public final class SupervisedPreprocessor {
             reRounds.add(String.join(conv.sep(), rounds.subList(i, Math.min(i + 2, rounds.size())))); // user + gpt
         }
         int sepLen = tokenizer.encode(conv.sep()).length;
-        int cur = 0;
-        for (String round : reRounds) {
+        return maskRounds(prompt, reRounds, conv.sep() + conv.roles().get(1), 0, sepLen, 0);
+    }
+
+    /**
+     * The masking loop that preprocess_v1 and preprocess_mpt share: the first {@code start}
+     * tokens are masked, then each round's instruction (its text up to and including
+     * {@code sep}), counting tokens of the separately tokenized round and instruction plus the
+     * given corrections; the loop stops at an empty round or one without exactly one sep.
+     */
+    private TokenizedExample maskRounds(String prompt, List<String> rounds, String sep, int start, int roundExtra,
+                                        int instructionExtra) {
+        int[] ids = tokenize(prompt);
+        int[] labels = ids.clone();
+        int total = nonPadLength(ids);
+        int cur = start;
+        mask(labels, 0, cur);
+        for (String round : rounds) {
             if (round.isEmpty()) break;
             List<String> parts = PythonStrings.split(round, sep);
             if (parts.size() != 2) break;
-            int roundLen = tokenizer.encode(round).length + sepLen;
-            int instructionLen = tokenizer.encode(parts.get(0) + sep).length;
+            int roundLen = tokenizer.encode(round).length + roundExtra;
+            int instructionLen = tokenizer.encode(parts.get(0) + sep).length + instructionExtra;
             mask(labels, cur, cur + instructionLen);
             cur += roundLen;
         }

@@ -1,5 +1,7 @@
 package llava.models.image;
 
+import java.util.Arrays;
+
 /**
  * The first frame of a GIF as Pillow shows it after {@code convert("RGB")}: a canvas of the
  * logical screen size (grown if the frame sticks out), filled with the frame's transparent index
@@ -16,16 +18,10 @@ final class GifDecoder {
         int width = u16(d, 6), height = u16(d, 8);
         int flags = d[10] & 0xFF;
         int pos = 13;
-        byte[] palette = null; // null: indices are grey levels
-        int paletteEntries = 0;
+        byte[] palette = null; // RGB triples; null: indices are grey levels
         if ((flags & 0x80) != 0) {
-            int n = 1 << ((flags & 7) + 1);
-            if (pos + 3 * n > d.length) throw ctx.truncated("GIF");
-            if (paletteNeeded(d, pos, n)) {
-                palette = java.util.Arrays.copyOfRange(d, pos, pos + 3 * n);
-                paletteEntries = n;
-            }
-            pos += 3 * n;
+            palette = colourTable(d, pos, flags, ctx);
+            pos += tableBytes(flags);
         }
         Integer transparency = null;
         while (true) {
@@ -56,28 +52,21 @@ final class GifDecoder {
             height = Math.max(height, y0 + fh);
             ctx.checkSize(width, height, "GIF");
             if ((imageFlags & 0x80) != 0) {
-                int n = 1 << ((imageFlags & 7) + 1);
-                if (pos + 3 * n > d.length) throw ctx.truncated("GIF");
-                if (paletteNeeded(d, pos, n)) {
-                    palette = java.util.Arrays.copyOfRange(d, pos, pos + 3 * n);
-                    paletteEntries = n;
-                } else {
-                    palette = null;
-                }
-                pos += 3 * n;
+                palette = colourTable(d, pos, imageFlags, ctx);
+                pos += tableBytes(imageFlags);
             }
             boolean interlaced = (imageFlags & 0x40) != 0;
             if (pos >= d.length) throw ctx.truncated("GIF");
             int minCodeSize = d[pos++] & 0xFF;
             byte[] indices = new byte[width * height];
-            if (transparency != null) java.util.Arrays.fill(indices, (byte) (int) transparency);
+            if (transparency != null) Arrays.fill(indices, (byte) (int) transparency);
             new Lzw(d, pos, minCodeSize, ctx).decodeInto(indices, width, x0, y0, fw, fh, interlaced);
             byte[] rgb = new byte[width * height * 3];
             for (int i = 0; i < indices.length; i++) {
                 int idx = indices[i] & 0xFF;
                 if (palette == null) {
                     rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = (byte) idx;
-                } else if (idx < paletteEntries) {
+                } else if (3 * idx < palette.length) {
                     rgb[3 * i] = palette[3 * idx];
                     rgb[3 * i + 1] = palette[3 * idx + 1];
                     rgb[3 * i + 2] = palette[3 * idx + 2];
@@ -85,6 +74,21 @@ final class GifDecoder {
             }
             return new RgbImage(width, height, rgb);
         }
+    }
+
+    /** Bytes of the colour table that the low bits of a screen or image descriptor's flags announce. */
+    private static int tableBytes(int flags) {
+        return 3 << ((flags & 7) + 1);
+    }
+
+    /**
+     * The colour table at pos, or null when it is the identity grey ramp, whose indices Pillow
+     * uses as grey levels.
+     */
+    private static byte[] colourTable(byte[] d, int pos, int flags, DecodeContext ctx) throws ImageDecodeException {
+        int bytes = tableBytes(flags);
+        if (pos + bytes > d.length) throw ctx.truncated("GIF");
+        return paletteNeeded(d, pos, bytes / 3) ? Arrays.copyOfRange(d, pos, pos + bytes) : null;
     }
 
     /** Pillow's _is_palette_needed: false when entry i is (i, i, i) for every entry. */

@@ -202,12 +202,12 @@ public final class ImageProcessor {
     }
 
     public float[] preprocess(RgbImage image, AspectRatio aspect) {
-        return preprocess(aspect == AspectRatio.PAD ? expandToSquare(image) : image);
+        return normalize(resizeAndCrop(image, aspect));
     }
 
     /** [3, H, W] F32 tensor of {@link #preprocess(RgbImage, AspectRatio)}. */
     public Tensor toTensor(RgbImage image, AspectRatio aspect) {
-        RgbImage cropped = resizeAndCrop(aspect == AspectRatio.PAD ? expandToSquare(image) : image);
+        RgbImage cropped = resizeAndCrop(image, aspect);
         return Tensor.of(normalize(cropped), 3, cropped.height(), cropped.width());
     }
 
@@ -217,8 +217,7 @@ public final class ImageProcessor {
         int h = -1, w = -1;
         float[] all = null;
         for (int i = 0; i < images.size(); i++) {
-            RgbImage img = images.get(i);
-            RgbImage cropped = resizeAndCrop(aspect == AspectRatio.PAD ? expandToSquare(img) : img);
+            RgbImage cropped = resizeAndCrop(images.get(i), aspect);
             if (all == null) {
                 h = cropped.height();
                 w = cropped.width();
@@ -227,10 +226,14 @@ public final class ImageProcessor {
                 throw new IllegalArgumentException("image " + i + " preprocesses to " + cropped.width() + "x" + cropped.height()
                     + " but image 0 to " + w + "x" + h + "; a batch needs one size (enable do_center_crop)");
             }
-            float[] one = normalize(cropped);
-            System.arraycopy(one, 0, all, i * one.length, one.length);
+            normalize(cropped, all, i * 3 * h * w);
         }
         return Tensor.of(all, images.size(), 3, h, w);
+    }
+
+    /** Steps 1-3: expandToSquare first when the aspect ratio is PAD. */
+    private RgbImage resizeAndCrop(RgbImage image, AspectRatio aspect) {
+        return resizeAndCrop(aspect == AspectRatio.PAD ? expandToSquare(image) : image);
     }
 
     /** Steps 2-3: the u8 image after resize and centre crop (the fixtures' resized_cropped_u8). */
@@ -283,19 +286,24 @@ public final class ImageProcessor {
 
     /** Steps 4-5 on an already resized and cropped image: channels-first float32. */
     public float[] normalize(RgbImage image) {
-        int h = image.height(), w = image.width(), plane = h * w;
+        float[] out = new float[3 * image.height() * image.width()];
+        normalize(image, out, 0);
+        return out;
+    }
+
+    /** {@link #normalize(RgbImage)} written into out from offset on. */
+    private void normalize(RgbImage image, float[] out, int offset) {
+        int plane = image.height() * image.width();
         byte[] px = image.data();
-        float[] out = new float[3 * plane];
         for (int c = 0; c < 3; c++) {
             float m = (float) mean[c], s = (float) std[c];
-            int base = c * plane;
+            int base = offset + c * plane;
             for (int i = 0; i < plane; i++) {
                 int u = px[i * 3 + c] & 0xFF;
                 float x = doRescale ? (float) (u * rescaleFactor) : (float) u;
                 out[base + i] = doNormalize ? (x - m) / s : x;
             }
         }
-        return out;
     }
 
     /**

@@ -19,7 +19,6 @@ import java.util.Map;
 final class BpeModel {
     static final char SPACE_SYMBOL = '\u2581';
 
-    final String source;
     final String[] pieces;
     final PieceType[] types;
     /** Byte value of each BYTE piece, -1 for other pieces. */
@@ -48,7 +47,6 @@ final class BpeModel {
     private BpeModel(String source, String[] pieces, PieceType[] types, float[] scores, LongLongMap merges,
                      boolean byteFallback, boolean addDummyPrefix, boolean removeExtraWhitespaces,
                      boolean escapeWhitespaces, String unkSurface) throws TokenizerFormatException {
-        this.source = source;
         this.pieces = pieces;
         this.types = types;
         this.scores = scores;

@@ -38,8 +38,6 @@ final class LongLongMap {
         return MISSING;
     }
 
-    int size() { return size; }
-
     private int slot(long key) {
         long h = key * 0x9E3779B97F4A7C15L;
         return (int) (h ^ (h >>> 32)) & mask;

@@ -53,6 +53,24 @@ public final class Tokenizer {
     /** Where the vocabulary came from, kept so {@link #savePretrained} can write it back. */
     private record Base(String fileName, byte[] bytes, String description) {}
 
+    /** A vocabulary file as read: the model, its Base, and the added (and special added) tokens it defines. */
+    private record Vocabulary(BpeModel model, Base base, List<String> added, List<String> specialAdded) {
+        static Vocabulary sentencePiece(Path file) throws IOException {
+            SentencePieceModel spm = SentencePieceModel.load(file);
+            return new Vocabulary(BpeModel.scored(spm), new Base(MODEL_FILE, spm.serialized, file.toString()), List.of(), List.of());
+        }
+
+        static Vocabulary tokenizerJson(Path file) throws IOException {
+            TokenizerJson tj = TokenizerJson.load(file);
+            return new Vocabulary(tj.model, new Base(JSON_FILE, tj.bytes, file.toString()), tj.addedTokens, tj.specialAddedTokens);
+        }
+
+        /** The tokenizer of this file alone: LLaMA's default special tokens, no pad token. */
+        Tokenizer withDefaults() {
+            return new Tokenizer(model, base, added, DEFAULT_BOS, DEFAULT_EOS, DEFAULT_UNK, null, specialAdded, true, UNLIMITED_LENGTH);
+        }
+    }
+
     private final BpeModel model;
     private final Base base;
     private final List<String> added;
@@ -126,32 +144,22 @@ public final class Tokenizer {
     public static Tokenizer fromPretrained(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "tokenizer folder not found");
         Path modelFile = dir.resolve(MODEL_FILE), jsonFile = dir.resolve(JSON_FILE);
-        BpeModel model;
-        Base base;
-        List<String> added = new ArrayList<>();
-        List<String> extraSpecial = new ArrayList<>();
+        Vocabulary vocab;
         if (Files.isRegularFile(modelFile)) {
-            SentencePieceModel spm = SentencePieceModel.load(modelFile);
-            model = BpeModel.scored(spm);
-            base = new Base(MODEL_FILE, spm.serialized, modelFile.toString());
+            vocab = Vocabulary.sentencePiece(modelFile);
         } else if (Files.isRegularFile(jsonFile)) {
-            TokenizerJson tj = TokenizerJson.load(jsonFile);
-            model = tj.model;
-            base = new Base(JSON_FILE, tj.bytes, jsonFile.toString());
-            for (TokenizerJson.AddedTokenEntry e : tj.extraTokens) added.add(e.content());
-            for (TokenizerJson.AddedTokenEntry e : tj.specialTokens) {
-                if (e.id() >= model.size()) extraSpecial.add(e.content());
-            }
+            vocab = Vocabulary.tokenizerJson(jsonFile);
         } else {
             throw new NoSuchFileException(dir.toString(), null, "no " + MODEL_FILE + " or " + JSON_FILE + " in the tokenizer folder");
         }
+        List<String> added = new ArrayList<>(vocab.added());
 
         Path addedFile = dir.resolve(ADDED_TOKENS_FILE);
-        if (Files.isRegularFile(addedFile)) mergeAddedTokens(addedFile, model, added);
+        if (Files.isRegularFile(addedFile)) mergeAddedTokens(addedFile, vocab.model(), added);
 
         String[] special = {DEFAULT_BOS, DEFAULT_EOS, DEFAULT_UNK, null};
         String[] keys = {"bos_token", "eos_token", "unk_token", "pad_token"};
-        List<String> additional = new ArrayList<>(extraSpecial);
+        List<String> additional = new ArrayList<>(vocab.specialAdded());
         boolean addBos = true;
         int maxLength = UNLIMITED_LENGTH;
         Path configFile = dir.resolve(CONFIG_FILE);
@@ -176,25 +184,18 @@ public final class Tokenizer {
             // transformers applies special_tokens_map.json after the config, so it wins.
             readSpecialTokens(JsonFiles.readObject(mapFile), mapFile, keys, special, additional);
         }
-        return new Tokenizer(model, base, added, special[0], special[1], special[2], special[3],
+        return new Tokenizer(vocab.model(), vocab.base(), added, special[0], special[1], special[2], special[3],
                 new ArrayList<>(new LinkedHashSet<>(additional)), addBos, maxLength);
     }
 
     /** A bare SentencePiece model with LLaMA's default special tokens and no pad token. */
     public static Tokenizer fromSentencePiece(Path modelFile) throws IOException {
-        SentencePieceModel spm = SentencePieceModel.load(modelFile);
-        return new Tokenizer(BpeModel.scored(spm), new Base(MODEL_FILE, spm.serialized, modelFile.toString()), List.of(),
-                DEFAULT_BOS, DEFAULT_EOS, DEFAULT_UNK, null, List.of(), true, UNLIMITED_LENGTH);
+        return Vocabulary.sentencePiece(modelFile).withDefaults();
     }
 
     /** A bare Hugging Face tokenizer.json with LLaMA's default special tokens and no pad token. */
     public static Tokenizer fromTokenizerJson(Path jsonFile) throws IOException {
-        TokenizerJson tj = TokenizerJson.load(jsonFile);
-        List<String> added = new ArrayList<>(), special = new ArrayList<>();
-        for (TokenizerJson.AddedTokenEntry e : tj.extraTokens) added.add(e.content());
-        for (TokenizerJson.AddedTokenEntry e : tj.specialTokens) if (e.id() >= tj.model.size()) special.add(e.content());
-        return new Tokenizer(tj.model, new Base(JSON_FILE, tj.bytes, jsonFile.toString()), added,
-                DEFAULT_BOS, DEFAULT_EOS, DEFAULT_UNK, null, special, true, UNLIMITED_LENGTH);
+        return Vocabulary.tokenizerJson(jsonFile).withDefaults();
     }
 
     private static void mergeAddedTokens(Path file, BpeModel model, List<String> added) throws IOException {
@@ -524,11 +525,7 @@ public final class Tokenizer {
     }
 
     private int idOf(String token) {
-        Integer a = addedIds.get(token);
-        if (a != null) return a;
-        int id = model.pieceId(token);
-        if (id < 0) throw new IllegalStateException("token '" + token + "' has no id");
-        return id;
+        return findTokenId(token).orElseThrow(() -> new IllegalStateException("token '" + token + "' has no id"));
     }
 
     @Override

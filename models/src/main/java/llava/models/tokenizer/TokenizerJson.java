@@ -17,25 +17,26 @@ import java.util.TreeMap;
  */
 final class TokenizerJson {
     /** An entry of "added_tokens". */
-    record AddedTokenEntry(int id, String content, boolean special) {}
+    private record AddedTokenEntry(int id, String content, boolean special) {}
 
     final BpeModel model;
     /** Added tokens whose ids lie past the BPE vocabulary, in id order. */
-    final List<AddedTokenEntry> extraTokens;
-    /** Added tokens marked special (inside or past the vocabulary). */
-    final List<AddedTokenEntry> specialTokens;
+    final List<String> addedTokens;
+    /** Those of them marked special, in file order. */
+    final List<String> specialAddedTokens;
+    /** The file's bytes, as read (what the model was parsed from). */
     final byte[] bytes;
 
-    private TokenizerJson(BpeModel model, List<AddedTokenEntry> extraTokens, List<AddedTokenEntry> specialTokens, byte[] bytes) {
+    private TokenizerJson(BpeModel model, List<String> addedTokens, List<String> specialAddedTokens, byte[] bytes) {
         this.model = model;
-        this.extraTokens = extraTokens;
-        this.specialTokens = specialTokens;
+        this.addedTokens = addedTokens;
+        this.specialAddedTokens = specialAddedTokens;
         this.bytes = bytes;
     }
 
     static TokenizerJson load(Path file) throws IOException {
         byte[] bytes = Files.readAllBytes(file);
-        JsonNode root = JsonFiles.readObject(file);
+        JsonNode root = JsonFiles.parseObject(bytes, file);
         String src = file.toString();
         JsonNode m = root.path("model");
         if (!m.isObject()) throw new TokenizerFormatException(src + ": no \"model\" object");
@@ -78,7 +79,7 @@ final class TokenizerJson {
                     : byteFallback && BpeModel.parseBytePiece(pieces[i]) >= 0 ? PieceType.BYTE : PieceType.NORMAL;
         }
 
-        List<AddedTokenEntry> extra = new ArrayList<>(), special = new ArrayList<>();
+        List<String> added = new ArrayList<>(), specialAdded = new ArrayList<>();
         TreeMap<Integer, AddedTokenEntry> beyond = new TreeMap<>();
         for (JsonNode t : root.path("added_tokens")) {
             if (!t.path("id").isIntegralNumber() || !t.path("content").isTextual()) {
@@ -86,7 +87,6 @@ final class TokenizerJson {
             }
             AddedTokenEntry e = new AddedTokenEntry(t.path("id").intValue(), t.path("content").asText(), t.path("special").asBoolean(false));
             if (e.id() < 0) throw new TokenizerFormatException(src + ": added token '" + e.content() + "' has negative id " + e.id());
-            if (e.special()) special.add(e);
             if (e.id() < n) {
                 if (!pieces[e.id()].equals(e.content())) {
                     throw new TokenizerFormatException(src + ": added token '" + e.content() + "' has id " + e.id()
@@ -95,13 +95,15 @@ final class TokenizerJson {
                 if (e.special() && types[e.id()] == PieceType.NORMAL) types[e.id()] = PieceType.CONTROL;
             } else if (beyond.put(e.id(), e) != null) {
                 throw new TokenizerFormatException(src + ": two added tokens have id " + e.id());
+            } else if (e.special()) {
+                specialAdded.add(e.content());
             }
         }
         int expected = n;
         for (AddedTokenEntry e : beyond.values()) {
             if (e.id() != expected) throw new TokenizerFormatException(src + ": added token ids must follow the vocabulary without gaps; expected id "
                     + expected + " but found '" + e.content() + "' at " + e.id());
-            extra.add(e);
+            added.add(e.content());
             expected++;
         }
 
@@ -146,6 +148,6 @@ final class TokenizerJson {
             throw new TokenizerFormatException(src + ": a normalizer that prepends \u2581 without replacing spaces is not supported");
         }
         BpeModel model = BpeModel.ranked(src, pieces, types, rules, byteFallback, prefix, escape);
-        return new TokenizerJson(model, extra, special, bytes);
+        return new TokenizerJson(model, added, specialAdded, bytes);
     }
 }

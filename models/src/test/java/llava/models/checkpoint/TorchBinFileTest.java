@@ -36,6 +36,13 @@ class TorchBinFileTest {
         return p;
     }
 
+    /** Asserts that a .bin holds the tensors of a .safetensors file; returns how many were compared. */
+    private static int comparedWith(Path bin, Path expected) throws IOException {
+        try (TorchBinFile b = TorchBinFile.open(bin); SafetensorsFile e = SafetensorsFile.open(expected)) {
+            return assertSameTensors(e, b);
+        }
+    }
+
     /** The upstream tiny CLIP tower: torch.save (torch 1.13 zip format) and safetensors hold the same tensors. */
     @Test
     void tinyClipBinLoadsIdenticalToItsSafetensors() throws IOException {
@@ -57,10 +64,7 @@ class TorchBinFileTest {
     void tinyLlavaBinLoadsIdenticalToItsSafetensorsOnlyWhenSharedFixturesPresent() throws IOException {
         Path shared = Fixtures.shared();
         assumeTrue(shared != null, "../shared/fixtures not present");
-        try (TorchBinFile bin = TorchBinFile.open(shared.resolve("tiny-llava-v1/pytorch_model.bin"));
-             SafetensorsFile st = SafetensorsFile.open(shared.resolve("tiny-llava-v1/model.safetensors"))) {
-            assertEquals(25, assertSameTensors(st, bin));
-        }
+        assertEquals(25, comparedWith(shared.resolve("tiny-llava-v1/pytorch_model.bin"), shared.resolve("tiny-llava-v1/model.safetensors")));
     }
 
     /**
@@ -87,19 +91,13 @@ class TorchBinFileTest {
 
     @Test
     void bigEndianZipCheckpointsAreSwapped() throws IOException {
-        try (TorchBinFile bin = TorchBinFile.open(crafted("strided_bigendian.bin"));
-             SafetensorsFile expected = SafetensorsFile.open(crafted("expected.safetensors"))) {
-            assertEquals(10, assertSameTensors(expected, bin));
-        }
+        assertEquals(10, comparedWith(crafted("strided_bigendian.bin"), crafted("expected.safetensors")));
     }
 
     /** The legacy (pre-1.6, non-zip) format, including a storage view from view_metadata. */
     @Test
     void legacyFormatLoads() throws IOException {
-        try (TorchBinFile bin = TorchBinFile.open(crafted("legacy.bin"));
-             SafetensorsFile expected = SafetensorsFile.open(crafted("expected_legacy.safetensors"))) {
-            assertEquals(11, assertSameTensors(expected, bin));
-        }
+        assertEquals(11, comparedWith(crafted("legacy.bin"), crafted("expected_legacy.safetensors")));
     }
 
     /**
@@ -118,10 +116,7 @@ class TorchBinFileTest {
         }
         Path f = dir.resolve("zip64.bin");
         Files.write(f, zip64(names, datas));
-        try (TorchBinFile bin = TorchBinFile.open(f);
-             SafetensorsFile expected = SafetensorsFile.open(crafted("expected.safetensors"))) {
-            assertEquals(10, assertSameTensors(expected, bin));
-        }
+        assertEquals(10, comparedWith(f, crafted("expected.safetensors")));
     }
 
     /** A stored zip whose central directory keeps sizes and offsets only in zip64 extra fields. */

@@ -46,6 +46,28 @@ class PreprocessBehaviourTest {
         assertTrue(e.prompt().contains("USER: <im_start><im_patch><im_patch><im_patch><im_patch><im_end>\nWhat is it? ASSISTANT: A cat.</s>USER: What colour?"));
     }
 
+    /**
+     * preprocess_mpt, with a tokenizer that knows the MPT markup and prepends no BOS (as MPT's
+     * does): every answer is labelled up to and including its {@code <|im_end|>}.
+     */
+    @Test
+    void multiRoundMptLabelsEveryAnswerWithItsEnd(@TempDir Path dir) throws IOException {
+        Files.copy(Fixtures.path("tiny-llava-v1/tokenizer.model"), dir.resolve("tokenizer.model"));
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"add_bos_token\": false}");
+        Files.writeString(dir.resolve("added_tokens.json"), "{\"<|im_start|>\": 32000, \"<|im_end|>\": 32001}");
+        Tokenizer t = Tokenizer.fromPretrained(dir);
+        SupervisedPreprocessor mpt = SupervisedPreprocessor.forVersion("v1", true, t, SupervisedPreprocessor.Settings.multimodal(2048, false));
+        TokenizedExample e = mpt.process(record("r", null, "human", "What is it?", "gpt", "A cat.",
+                "human", "What colour?", "gpt", "Grey and white."), 0);
+        assertTrue(e.prompt().endsWith("<|im_start|>user\nWhat colour?<|im_end|><|im_start|>assistant\nGrey and white.<|im_end|>"), e.prompt());
+        int[] labelled = PreprocessFixtureTest.labelled(e);
+        assertEquals("A cat.<|im_end|>Grey and white.<|im_end|>", t.decodeSentencePiece(labelled));
+        int end = t.tokenId("<|im_end|>");
+        assertEquals(10, labelled.length);
+        assertEquals(end, labelled[3]);
+        assertEquals(end, labelled[9]);
+    }
+
     @Test
     void leadingAssistantTurnIsDropped() {
         TokenizedExample e = v1.process(record("r", null, "gpt", "ignored", "human", "Hi", "gpt", "Hello."), 0);

@@ -3,6 +3,7 @@ package llava.models.tokenizer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -172,6 +173,20 @@ class TokenizerBehaviourTest {
         }
     }
 
+    /** Saved files get the permissions of any new file (umask), not the owner-only mode of a temporary file. */
+    @Test
+    void savedFilesAreReadableLikeAnyNewFile(@TempDir Path dir) throws IOException {
+        assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"), "POSIX permissions");
+        Path plain = Files.createFile(dir.resolve("plain.txt"));
+        Path out = dir.resolve("saved");
+        llava.savePretrained(out);
+        try (var files = Files.list(out)) {
+            for (Path f : files.toList()) {
+                assertEquals(Files.getPosixFilePermissions(plain), Files.getPosixFilePermissions(f), f.getFileName().toString());
+            }
+        }
+    }
+
     @Test
     void tokenizerJsonFolderWithoutModelFile(@TempDir Path dir) throws IOException {
         for (String f : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
@@ -184,6 +199,26 @@ class TokenizerBehaviourTest {
             assertArrayEquals(c.ids(), t.encode(c.text()), c.toString());
             assertEquals(c.hfDecode(), t.decode(c.ids(), false), c.toString());
         }
+    }
+
+    /** Added tokens past the vocabulary of a tokenizer.json take ids in order; those marked special are special. */
+    @Test
+    void tokenizerJsonAddedTokensPastTheVocabulary(@TempDir Path dir) throws IOException {
+        ObjectMapper mapper = new ObjectMapper();
+        var root = (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(Fixtures.path("tokenizer/tokenizer.json").toFile());
+        var added = root.withArray("added_tokens");
+        added.addObject().put("id", 32001).put("content", "<b>").put("special", false);
+        added.addObject().put("id", 32000).put("content", "<a>").put("special", true);
+        added.addObject().put("id", 32002).put("content", "<c>").put("special", true);
+        Path json = dir.resolve("tokenizer.json");
+        mapper.writeValue(json.toFile(), root);
+        Tokenizer t = Tokenizer.fromTokenizerJson(json);
+        assertEquals(List.of("<a>", "<b>", "<c>"), t.addedTokens());
+        assertTrue(t.isSpecial(32000) && t.isSpecial(32002) && !t.isSpecial(32001));
+        assertArrayEquals(new int[] {1, 32000, 32001, 32002}, t.encode("<a> <b> <c>"));
+        t.savePretrained(dir.resolve("saved"));
+        JsonNode map = mapper.readTree(dir.resolve("saved/special_tokens_map.json").toFile());
+        assertEquals("[\"<a>\",\"<c>\"]", map.get("additional_special_tokens").toString());
     }
 
     private static int[] encodeNormalized(Tokenizer t, String normalized) {
