@@ -278,6 +278,14 @@ class ReferenceOpsTest {
             // exact int64 sums beyond 2^53
             Tensor big = Tensor.of(new long[] {1L << 60, 1, 3}, 3);
             assertEquals((1L << 60) + 4, big.sum().toLongArray()[0]);
+            // and along a dim of a strided view: [[2^60, 1], [3, 2^60]] transposed, summed over dim 0
+            Tensor grid = Tensor.of(new long[] {1L << 60, 1, 3, 1L << 60}, 2, 2).transpose(0, 1);
+            assertArrayEquals(new long[] {(1L << 60) + 1, (1L << 60) + 3}, grid.sum(0, false).toLongArray());
+            // max and min too: 2^60 + 1 and 2^60 are the same double
+            Tensor near = Tensor.of(new long[] {1L << 60, (1L << 60) + 1, (1L << 60) - 1, 1L << 60}, 2, 2);
+            assertEquals((1L << 60) + 1, near.max().toLongArray()[0]);
+            assertEquals((1L << 60) - 1, near.min().toLongArray()[0]);
+            assertArrayEquals(new long[] {(1L << 60) + 1, 1L << 60}, near.max(1, false).toLongArray());
         }
     }
 

@@ -35,19 +35,24 @@ final class Access {
 
     /** Loads n elements as floats (F32 math for float types). */
     static void loadF(Object arr, DType dt, int off, int inc, int n, float[] dst, int dstOff) {
+        loadF(arr, dt, off, inc, n, dst, dstOff, 1);
+    }
+
+    /** Loads n elements as floats into dst[dstOff + i * dstInc]. */
+    static void loadF(Object arr, DType dt, int off, int inc, int n, float[] dst, int dstOff, int dstInc) {
         switch (dt) {
             case F32 -> {
                 float[] a = (float[]) arr;
-                if (inc == 1) System.arraycopy(a, off, dst, dstOff, n);
-                else for (int i = 0; i < n; i++) dst[dstOff + i] = a[off + i * inc];
+                if (inc == 1 && dstInc == 1) System.arraycopy(a, off, dst, dstOff, n);
+                else for (int i = 0; i < n; i++) dst[dstOff + i * dstInc] = a[off + i * inc];
             }
-            case BF16 -> { short[] a = (short[]) arr; for (int i = 0; i < n; i++) dst[dstOff + i] = Half.bf16ToFloat(a[off + i * inc]); }
-            case F16 -> { short[] a = (short[]) arr; for (int i = 0; i < n; i++) dst[dstOff + i] = Half.f16ToFloat(a[off + i * inc]); }
-            case F64 -> { double[] a = (double[]) arr; for (int i = 0; i < n; i++) dst[dstOff + i] = (float) a[off + i * inc]; }
+            case BF16 -> { short[] a = (short[]) arr; for (int i = 0; i < n; i++) dst[dstOff + i * dstInc] = Half.bf16ToFloat(a[off + i * inc]); }
+            case F16 -> { short[] a = (short[]) arr; for (int i = 0; i < n; i++) dst[dstOff + i * dstInc] = Half.f16ToFloat(a[off + i * inc]); }
+            case F64 -> { double[] a = (double[]) arr; for (int i = 0; i < n; i++) dst[dstOff + i * dstInc] = (float) a[off + i * inc]; }
             default -> {
                 double[] tmp = new double[n];
                 load(arr, dt, off, inc, n, tmp);
-                for (int i = 0; i < n; i++) dst[dstOff + i] = (float) tmp[i];
+                for (int i = 0; i < n; i++) dst[dstOff + i * dstInc] = (float) tmp[i];
             }
         }
     }

@@ -163,41 +163,32 @@ final class Blas {
      * when transposed (op's columns are contiguous), column-major, i.e. [n, m] row-major.
      */
     private static void copyIn(Operand op, int i0, int m, int j0, int n, boolean transposed, FloatPointer dst, Scratch s) {
-        if (op.dt() != DType.F32) { // widen line by line (rows, or columns when transposed)
-            if (transposed) {
-                float[] line = s.row(m);
-                for (int j = 0; j < n; j++) {
-                    op.loadBlock(i0, m, j0 + j, 1, line, 0, 1, 1);
-                    dst.position((long) j * m).put(line, 0, m);
-                }
-            } else {
-                float[] line = s.row(n);
-                for (int i = 0; i < m; i++) {
-                    op.loadRow(i0 + i, j0, n, line, 0);
-                    dst.position((long) i * n).put(line, 0, n);
-                }
-            }
-            dst.position(0);
-            return;
-        }
-        float[] arr = (float[]) op.arr();
-        if (transposed) { // column j of op is contiguous: op.off + j * cs + i
+        boolean f32 = op.dt() == DType.F32;
+        if (f32 && transposed) { // column j of op is contiguous: op.off + j * cs + i
+            float[] arr = (float[]) op.arr();
             if (op.cs() == m && i0 == 0) {
                 dst.position(0).put(arr, op.off() + j0 * op.cs(), m * n);
             } else {
                 for (int j = 0; j < n; j++) dst.position((long) j * m).put(arr, op.off() + i0 + (j0 + j) * op.cs(), m);
             }
-        } else if (op.cs() == 1) {
+        } else if (f32 && op.cs() == 1) {
+            float[] arr = (float[]) op.arr();
             if (op.rs() == n && j0 == 0) {
                 dst.position(0).put(arr, op.off() + i0 * op.rs(), m * n);
             } else {
                 for (int i = 0; i < m; i++) dst.position((long) i * n).put(arr, op.off() + (i0 + i) * op.rs() + j0, n);
             }
-        } else { // neither stride is 1: gather each row
-            float[] row = s.row(n);
+        } else if (transposed) { // a half type: widen column by column
+            float[] line = s.row(m);
+            for (int j = 0; j < n; j++) {
+                op.loadBlock(i0, m, j0 + j, 1, line, 0, 1, 1);
+                dst.position((long) j * m).put(line, 0, m);
+            }
+        } else { // a half type, or F32 with neither stride 1: gather (and widen) row by row
+            float[] line = s.row(n);
             for (int i = 0; i < m; i++) {
-                op.loadRow(i0 + i, j0, n, row, 0);
-                dst.position((long) i * n).put(row, 0, n);
+                op.loadRow(i0 + i, j0, n, line, 0);
+                dst.position((long) i * n).put(line, 0, n);
             }
         }
         dst.position(0);

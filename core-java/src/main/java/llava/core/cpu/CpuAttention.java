@@ -27,18 +27,21 @@ final class CpuAttention {
     static final int ROW_MODE_MAX_TQ = 8;
 
     static void forward(Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, double scale, Tensor out, Tensor lse) {
-        if (q.dtype() == DType.F64) forwardF64(q, k, v, mask, causal, scale, out, lse);
-        else if (q.size(2) <= ROW_MODE_MAX_TQ) forwardRows(q, k, v, mask, causal, (float) scale, out, lse);
-        else forwardBlocked(q, k, v, mask, causal, (float) scale, out, lse);
+        Call c = Call.of(q, k, v, out, mask, lse);
+        if (q.dtype() == DType.F64) forwardF64(c, causal, scale);
+        else if (c.g.Tq <= ROW_MODE_MAX_TQ) forwardRows(c, causal, (float) scale);
+        else forwardBlocked(c, causal, (float) scale);
     }
 
     static void backward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor gOut, Tensor mask, boolean causal,
                          double scale, Tensor gq, Tensor gk, Tensor gv) {
-        if (q.dtype() == DType.F64) backwardF64(q, k, v, out, lse, gOut, mask, causal, scale, gq, gk, gv);
-        else backwardBlocked(q, k, v, out, lse, gOut, mask, causal, (float) scale, gq, gk, gv);
+        Call c = Call.of(q, k, v, out, mask, lse);
+        Op go = Op.of(gOut), gqo = Op.of(gq), gko = Op.of(gk), gvo = Op.of(gv);
+        if (q.dtype() == DType.F64) backwardF64(c, go, causal, scale, gqo, gko, gvo);
+        else backwardBlocked(c, go, causal, (float) scale, gqo, gko, gvo);
     }
 
-    /** Geometry shared by the F32 passes. */
+    /** Geometry shared by the passes (nqb: query blocks of the F32 passes). */
     private record Dims(int B, int Hq, int Hkv, int group, int Tq, int Tk, int D, int shift, int nqb) {
         static Dims of(Tensor q, Tensor k) {
             int B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3), Hkv = k.size(1), Tk = k.size(2);
@@ -57,6 +60,17 @@ final class CpuAttention {
             int nr = fk.nr();
             return Math.min(Tk, (kEnd + nr - 1) / nr * nr);
         }
+    }
+
+    /** One call's operands, key mask and logsumexp, with its geometry (what every pass starts from). */
+    private record Call(Dims g, Op q, Op k, Op v, Op out, boolean[] km, float[] lse, int lseOff) {
+        static Call of(Tensor q, Tensor k, Tensor v, Tensor out, Tensor mask, Tensor lse) {
+            return new Call(Dims.of(q, k), Op.of(q), Op.of(k), Op.of(v), Op.of(out), mask == null ? null : mask.toBooleanArray(),
+                (float[]) CpuBackend.arr(lse), lse.offset());
+        }
+
+        /** Where the logsumexp of query row i of head (b, h) is kept. */
+        int lseAt(int b, int h, int i) { return lseOff + (b * g.Hq + h) * g.Tq + i; }
     }
 
     /**
@@ -108,17 +122,17 @@ final class CpuAttention {
         m[i] = mNew;
     }
 
-    /** out row = acc / l (0 when no key was visible), lse = m + log l. */
-    private static void finishRow(float[] acc, int accOff, float m, float l, int D, Op oo, int b, int h, int i,
-                                  float[] lseArr, int lseIdx, FloatKernels fk) {
+    /** Output row i of head (b, h) = acc / l (0 when no key was visible), its lse = m + log l. */
+    private static void finishRow(Call c, int b, int h, int i, float[] acc, int accOff, float m, float l, FloatKernels fk) {
+        int D = c.g.D;
         if (l == 0) {
             java.util.Arrays.fill(acc, accOff, accOff + D, 0f);
-            lseArr[lseIdx] = Float.NEGATIVE_INFINITY;
+            c.lse[c.lseAt(b, h, i)] = Float.NEGATIVE_INFINITY;
         } else {
             fk.scale(acc, accOff, D, 1f / l, acc, accOff);
-            lseArr[lseIdx] = (float) (m + Math.log(l));
+            c.lse[c.lseAt(b, h, i)] = (float) (m + Math.log(l));
         }
-        Access.storeF(acc, accOff, D, oo.arr, oo.dt, oo.at(b, h, i), oo.sd);
+        Access.storeF(acc, accOff, D, c.out.arr, c.out.dt, c.out.at(b, h, i), c.out.sd);
     }
 
     /** Per-worker buffers of the forward pass. */
@@ -135,13 +149,9 @@ final class CpuAttention {
         }
     }
 
-    private static void forwardBlocked(Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, float scale, Tensor out, Tensor lse) {
-        Dims g = Dims.of(q, k);
+    private static void forwardBlocked(Call c, boolean causal, float scale) {
+        Dims g = c.g;
         int D = g.D, Tk = g.Tk;
-        Op qo = Op.of(q), ko = Op.of(k), vo = Op.of(v), oo = Op.of(out);
-        boolean[] km = keyMask(mask);
-        float[] lseArr = (float[]) CpuBackend.arr(lse);
-        int lseOff = lse.offset();
         FloatKernels fk = FloatKernels.get();
         int heads = g.B * g.Hkv;
         // K transposed to [D, Tk] and V as [Tk, D], in F32, per kv head
@@ -149,15 +159,15 @@ final class CpuAttention {
         Parallel.forRange(heads, 1, (s, e) -> {
             float[] row = new float[D];
             for (int bh = s; bh < e; bh++) {
-                loadHead(ko, bh / g.Hkv, bh % g.Hkv, Tk, D, kt, bh * D * Tk, true, row);
-                loadHead(vo, bh / g.Hkv, bh % g.Hkv, Tk, D, vf, bh * Tk * D, false, row);
+                loadHead(c.k, bh / g.Hkv, bh % g.Hkv, Tk, D, kt, bh * D * Tk, true, row);
+                loadHead(c.v, bh / g.Hkv, bh % g.Hkv, Tk, D, vf, bh * Tk * D, false, row);
             }
         });
         Parallel.forDynamic(g.B * g.Hq * g.nqb, () -> new FwdScratch(BQ, D), (w, task) -> {
             int qb = task % g.nqb, h = (task / g.nqb) % g.Hq, b = task / (g.nqb * g.Hq);
             int bh = b * g.Hkv + h / g.group;
             int i0 = qb * BQ, mq = Math.min(BQ, g.Tq - i0);
-            for (int i = 0; i < mq; i++) loadQuery(qo, b, h, i0 + i, D, scale, w.q, i * D, fk);
+            for (int i = 0; i < mq; i++) loadQuery(c.q, b, h, i0 + i, D, scale, w.q, i * D, fk);
             java.util.Arrays.fill(w.acc, 0, mq * D, 0f);
             java.util.Arrays.fill(w.m, 0, mq, Float.NEGATIVE_INFINITY);
             java.util.Arrays.fill(w.l, 0, mq, 0f);
@@ -166,31 +176,28 @@ final class CpuAttention {
                 int nk = Math.min(BK, kLimit - j0);
                 fk.gemm(mq, nk, D, w.q, 0, D, 1, kt, bh * D * Tk + j0, Tk, w.s, 0, BK, false);   // S = (scale Q) K^T
                 for (int i = 0; i < mq; i++) {
-                    maskRow(w.s, i * BK, nk, j0, g.keyEnd(causal, i0 + i), km, b * Tk);
+                    maskRow(w.s, i * BK, nk, j0, g.keyEnd(causal, i0 + i), c.km, b * Tk);
                     onlineUpdate(w.s, i * BK, nk, w.m, w.l, i, w.acc, i * D, D, fk);
                 }
                 fk.gemm(mq, D, nk, w.s, 0, BK, vf, bh * Tk * D + j0 * D, D, w.acc, 0, D);
             }
             for (int i = 0; i < mq; i++) {
-                finishRow(w.acc, i * D, w.m[i], w.l[i], D, oo, b, h, i0 + i, lseArr, lseOff + (b * g.Hq + h) * g.Tq + i0 + i, fk);
+                finishRow(c, b, h, i0 + i, w.acc, i * D, w.m[i], w.l[i], fk);
             }
         }, null);
     }
 
     /** Decode-style forward: each query row takes dot products with the key rows directly. */
-    private static void forwardRows(Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, float scale, Tensor out, Tensor lse) {
-        Dims g = Dims.of(q, k);
+    private static void forwardRows(Call c, boolean causal, float scale) {
+        Dims g = c.g;
         int D = g.D, Tk = g.Tk;
-        Op qo = Op.of(q), ko = Op.of(k), vo = Op.of(v), oo = Op.of(out);
-        boolean[] km = keyMask(mask);
-        float[] lseArr = (float[]) CpuBackend.arr(lse);
-        int lseOff = lse.offset();
+        Op ko = c.k, vo = c.v;
         FloatKernels fk = FloatKernels.get();
         boolean kDirect = ko.dt == DType.F32 && ko.sd == 1, vDirect = vo.dt == DType.F32 && vo.sd == 1;
         int tasks = g.B * g.Hq * g.Tq;
         Parallel.forDynamic(tasks, () -> new FwdScratch(1, D), (w, task) -> {
             int i = task % g.Tq, h = (task / g.Tq) % g.Hq, b = task / (g.Tq * g.Hq), hk = h / g.group;
-            loadQuery(qo, b, h, i, D, scale, w.q, 0, fk);
+            loadQuery(c.q, b, h, i, D, scale, w.q, 0, fk);
             java.util.Arrays.fill(w.acc, 0, D, 0f);
             w.m[0] = Float.NEGATIVE_INFINITY;
             w.l[0] = 0;
@@ -206,7 +213,7 @@ final class CpuAttention {
                         w.s[jj] = (float) fk.dot(w.q, 0, w.row, 0, D);
                     }
                 }
-                maskRow(w.s, 0, nk, j0, end, km, b * Tk);
+                maskRow(w.s, 0, nk, j0, end, c.km, b * Tk);
                 onlineUpdate(w.s, 0, nk, w.m, w.l, 0, w.acc, 0, D, fk);
                 for (int jj = 0; jj < nk; jj++) {
                     float p = w.s[jj];
@@ -219,7 +226,7 @@ final class CpuAttention {
                     }
                 }
             }
-            finishRow(w.acc, 0, w.m[0], w.l[0], D, oo, b, h, i, lseArr, lseOff + (b * g.Hq + h) * g.Tq + i, fk);
+            finishRow(c, b, h, i, w.acc, 0, w.m[0], w.l[0], fk);
         }, null);
     }
 
@@ -244,15 +251,10 @@ final class CpuAttention {
         }
     }
 
-    private static void backwardBlocked(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor gOut, Tensor mask,
-                                        boolean causal, float scale, Tensor gq, Tensor gk, Tensor gv) {
-        Dims g = Dims.of(q, k);
+    private static void backwardBlocked(Call c, Op go, boolean causal, float scale, Op gqo, Op gko, Op gvo) {
+        Dims g = c.g;
         int D = g.D, Tk = g.Tk;
-        Op qo = Op.of(q), ko = Op.of(k), vo = Op.of(v), oo = Op.of(out), go = Op.of(gOut);
-        Op gqo = Op.of(gq), gko = Op.of(gk), gvo = Op.of(gv);
-        boolean[] km = keyMask(mask);
-        float[] lseArr = (float[]) CpuBackend.arr(lse);
-        int lseOff = lse.offset();
+        Op qo = c.q, oo = c.out;
         FloatKernels fk = FloatKernels.get();
         int heads = g.B * g.Hkv, hs = Tk * D;
         // per kv head, in F32: K as [Tk, D], K^T and V^T as [D, Tk]
@@ -261,9 +263,9 @@ final class CpuAttention {
             float[] row = new float[D];
             for (int bh = s; bh < e; bh++) {
                 int b = bh / g.Hkv, hk = bh % g.Hkv;
-                loadHead(ko, b, hk, Tk, D, kf, bh * hs, false, row);
-                loadHead(ko, b, hk, Tk, D, kt, bh * hs, true, row);
-                loadHead(vo, b, hk, Tk, D, vt, bh * hs, true, row);
+                loadHead(c.k, b, hk, Tk, D, kf, bh * hs, false, row);
+                loadHead(c.k, b, hk, Tk, D, kt, bh * hs, true, row);
+                loadHead(c.v, b, hk, Tk, D, vt, bh * hs, true, row);
             }
         });
         float[] dkAll = new float[heads * hs], dvAll = new float[heads * hs];
@@ -296,7 +298,7 @@ final class CpuAttention {
                 Access.loadF(go.arr, go.dt, go.at(b, h, row), go.sd, D, w.dout, i * D);
                 Access.loadF(oo.arr, oo.dt, oo.at(b, h, row), oo.sd, D, w.row, 0);
                 w.di[i] = (float) fk.dot(w.dout, i * D, w.row, 0, D);
-                w.lse[i] = lseArr[lseOff + (b * g.Hq + h) * g.Tq + row];
+                w.lse[i] = c.lse[c.lseAt(b, h, row)];
             }
             java.util.Arrays.fill(w.dq, 0, mq * D, 0f);
             int kEnd = g.keyEnd(causal, i0 + mq - 1), kLimit = g.computeEnd(kEnd, fk);
@@ -312,7 +314,7 @@ final class CpuAttention {
                         java.util.Arrays.fill(w.dp, off, off + nk, 0f);
                         continue;
                     }
-                    maskRow(w.s, off, nk, j0, g.keyEnd(causal, i0 + i), km, b * Tk);
+                    maskRow(w.s, off, nk, j0, g.keyEnd(causal, i0 + i), c.km, b * Tk);
                     fk.attentionGradRow(w.s, off, w.dp, off, nk, w.lse[i], w.di[i], scale); // P, and dS = P (dP - Di) scale
                 }
                 fk.gemm(mq, D, nk, w.dp, 0, BK, 1, kf, bh * hs + j0 * D, D, w.dq, 0, D, true);      // dQ += dS K
@@ -347,92 +349,73 @@ final class CpuAttention {
         }
     }
 
-    private static boolean[] keyMask(Tensor mask) {
-        if (mask == null) return null;
-        boolean[] m = mask.toBooleanArray();
-        return m;
-    }
-
-    private static void forwardF64(Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, double scale, Tensor out, Tensor lse) {
-        int B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3);
-        int Hkv = k.size(1), Tk = k.size(2);
-        int group = Hq / Hkv;
-        Op qo = Op.of(q), ko = Op.of(k), vo = Op.of(v), oo = Op.of(out);
-        boolean[] km = keyMask(mask);
-        float[] lseArr = (float[]) CpuBackend.arr(lse);
-        int lseOff = lse.offset();
-        int shift = Tk - Tq;
-        Parallel.forRange(B * Hq * Tq, Math.max(1, 65536 / Math.max(1, Tk * D)), (s, e) -> {
+    private static void forwardF64(Call c, boolean causal, double scale) {
+        Dims g = c.g;
+        int Hq = g.Hq, Tq = g.Tq, D = g.D, Tk = g.Tk;
+        boolean[] km = c.km;
+        Parallel.forRange(g.B * Hq * Tq, Math.max(1, 65536 / Math.max(1, Tk * D)), (s, e) -> {
             double[] qr = new double[D], kr = new double[D], acc = new double[D];
             for (int idx = s; idx < e; idx++) {
                 int b = idx / (Hq * Tq), h = (idx / Tq) % Hq, i = idx % Tq;
-                int hk = h / group;
-                qo.row(b, h, i, D, qr);
+                int hk = h / g.group;
+                c.q.row(b, h, i, D, qr);
                 double m = Double.NEGATIVE_INFINITY, l = 0;
                 java.util.Arrays.fill(acc, 0);
-                int jEnd = causal ? Math.min(Tk, i + shift + 1) : Tk;
+                int jEnd = g.keyEnd(causal, i);
                 for (int j = 0; j < jEnd; j++) {
                     if (km != null && !km[b * Tk + j]) continue;
-                    ko.row(b, hk, j, D, kr);
+                    c.k.row(b, hk, j, D, kr);
                     double sc = 0;
                     for (int d = 0; d < D; d++) sc += qr[d] * kr[d];
                     sc *= scale;
                     if (sc > m) {
-                        double c = m == Double.NEGATIVE_INFINITY ? 0 : Math.exp(m - sc);
-                        l *= c;
-                        for (int d = 0; d < D; d++) acc[d] *= c;
+                        double r = m == Double.NEGATIVE_INFINITY ? 0 : Math.exp(m - sc);
+                        l *= r;
+                        for (int d = 0; d < D; d++) acc[d] *= r;
                         m = sc;
                     }
                     double p = Math.exp(sc - m);
                     l += p;
-                    vo.row(b, hk, j, D, kr);
+                    c.v.row(b, hk, j, D, kr);
                     for (int d = 0; d < D; d++) acc[d] += p * kr[d];
                 }
                 if (l == 0) {
                     java.util.Arrays.fill(acc, 0);
-                    lseArr[lseOff + (b * Hq + h) * Tq + i] = Float.NEGATIVE_INFINITY;
+                    c.lse[c.lseAt(b, h, i)] = Float.NEGATIVE_INFINITY;
                 } else {
                     for (int d = 0; d < D; d++) acc[d] /= l;
-                    lseArr[lseOff + (b * Hq + h) * Tq + i] = (float) (m + Math.log(l));
+                    c.lse[c.lseAt(b, h, i)] = (float) (m + Math.log(l));
                 }
-                Access.store(acc, D, oo.arr, oo.dt, oo.at(b, h, i), oo.sd);
+                Access.store(acc, D, c.out.arr, c.out.dt, c.out.at(b, h, i), c.out.sd);
             }
         });
     }
 
-    private static void backwardF64(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor gOut, Tensor mask, boolean causal,
-                                    double scale, Tensor gq, Tensor gk, Tensor gv) {
-        int B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3);
-        int Hkv = k.size(1), Tk = k.size(2);
-        int group = Hq / Hkv;
-        Op qo = Op.of(q), ko = Op.of(k), vo = Op.of(v), oo = Op.of(out), go = Op.of(gOut);
-        Op gqo = Op.of(gq), gko = Op.of(gk), gvo = Op.of(gv);
-        boolean[] km = keyMask(mask);
-        float[] lseArr = (float[]) CpuBackend.arr(lse);
-        int lseOff = lse.offset();
-        int shift = Tk - Tq;
+    private static void backwardF64(Call c, Op go, boolean causal, double scale, Op gqo, Op gko, Op gvo) {
+        Dims g = c.g;
+        int Hkv = g.Hkv, Tq = g.Tq, D = g.D, Tk = g.Tk, group = g.group;
+        boolean[] km = c.km;
         // one task per (batch, kv head): it owns gk/gv rows of that head, so no races
-        Parallel.forRange(B * Hkv, 1, (s, e) -> {
-            double[] qr = new double[D], kr = new double[D], vr = new double[D], gor = new double[D], orow = new double[D];
-            double[] gqr = new double[D];
+        Parallel.forRange(g.B * Hkv, 1, (s, e) -> {
+            double[] qr = new double[D], gor = new double[D], orow = new double[D], gqr = new double[D];
             double[][] gkAcc = new double[Tk][D], gvAcc = new double[Tk][D];
             double[][] kc = new double[Tk][D], vc = new double[Tk][D];
             for (int task = s; task < e; task++) {
                 int b = task / Hkv, hk = task % Hkv;
                 for (int j = 0; j < Tk; j++) {
-                    ko.row(b, hk, j, D, kc[j]);
-                    vo.row(b, hk, j, D, vc[j]);
+                    c.k.row(b, hk, j, D, kc[j]);
+                    c.v.row(b, hk, j, D, vc[j]);
                     java.util.Arrays.fill(gkAcc[j], 0);
                     java.util.Arrays.fill(gvAcc[j], 0);
                 }
                 for (int h = hk * group; h < (hk + 1) * group; h++) {
                     for (int i = 0; i < Tq; i++) {
-                        qo.row(b, h, i, D, qr);
+                        c.q.row(b, h, i, D, qr);
                         go.row(b, h, i, D, gor);
-                        oo.row(b, h, i, D, orow);
+                        c.out.row(b, h, i, D, orow);
                         java.util.Arrays.fill(gqr, 0);
-                        double L = lseArr[lseOff + (b * Hq + h) * Tq + i];
-                        int jEnd = causal ? Math.min(Tk, i + shift + 1) : Tk;
+                        double L = c.lse[c.lseAt(b, h, i)];
+                        int jEnd = g.keyEnd(causal, i);
                         if (L == Double.NEGATIVE_INFINITY) {
                             Access.store(gqr, D, gqo.arr, gqo.dt, gqo.at(b, h, i), gqo.sd);
                             continue;

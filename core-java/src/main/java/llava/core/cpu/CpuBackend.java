@@ -290,6 +290,20 @@ public final class CpuBackend implements Backend {
         DType xd = x.dtype();
         Object xa = arr(x);
         int outN = out.numel();
+        if (xd == DType.I64) { // exact in long (doubles lose integers beyond 2^53); MEAN is for floats only
+            long[] lacc = new long[outN];
+            java.util.Arrays.fill(lacc, op == ReduceOp.MAX ? Long.MIN_VALUE : op == ReduceOp.MIN ? Long.MAX_VALUE : 0);
+            long[] xl = (long[]) xa;
+            Strided.of(xs, new int[][] {x.strides(), accStrides(xs, os)}, new int[] {x.offset(), 0}).forEach(false, (n, o, inc) -> {
+                for (int i = 0; i < n; i++) {
+                    int k = o[1] + i * inc[1];
+                    long v = xl[o[0] + i * inc[0]];
+                    lacc[k] = op == ReduceOp.MAX ? Math.max(lacc[k], v) : op == ReduceOp.MIN ? Math.min(lacc[k], v) : lacc[k] + v;
+                }
+            });
+            copyRaw(dense(lacc, DType.I64, os), Raw.of(out), false);
+            return;
+        }
         int count = 1;
         for (int d = 0; d < r; d++) if (os[d] != xs[d]) count *= xs[d];
         double init = op == ReduceOp.MAX ? Double.NEGATIVE_INFINITY : op == ReduceOp.MIN ? Double.POSITIVE_INFINITY : 0;
@@ -300,7 +314,6 @@ public final class CpuBackend implements Backend {
         while (keptPrefix < r && os[keptPrefix] == xs[keptPrefix]) keptPrefix++;
         boolean rows = x.isContiguous();
         for (int d = keptPrefix; d < r; d++) if (os[d] != 1 && xs[d] != 1) rows = false;
-        boolean isLong = xd == DType.I64;
         if (rows && outN > 0) {
             int cols = count;
             int base = x.offset();
@@ -323,9 +336,7 @@ public final class CpuBackend implements Backend {
                 }
             });
         } else if (outN > 0) {
-            int[] accStrides = llava.core.Shapes.contiguousStrides(os);
-            for (int d = 0; d < r; d++) if (os[d] != xs[d]) accStrides[d] = 0;
-            Strided it = Strided.of(xs, new int[][] {x.strides(), accStrides}, new int[] {x.offset(), 0});
+            Strided it = Strided.of(xs, new int[][] {x.strides(), accStrides(xs, os)}, new int[] {x.offset(), 0});
             it.forEach(false, (n, o, inc) -> {
                 double[] buf = new double[n];
                 Access.load(xa, xd, o[0], inc[0], n, buf);
@@ -341,24 +352,19 @@ public final class CpuBackend implements Backend {
             });
         }
         if (op == ReduceOp.MEAN) for (int i = 0; i < outN; i++) acc[i] /= count;
-        if (isLong && (op == ReduceOp.SUM)) {
-            // exact integer sums (doubles lose precision beyond 2^53)
-            long[] lacc = new long[outN];
-            int[] accStrides = llava.core.Shapes.contiguousStrides(os);
-            for (int d = 0; d < r; d++) if (os[d] != xs[d]) accStrides[d] = 0;
-            Strided.of(xs, new int[][] {x.strides(), accStrides}, new int[] {x.offset(), 0}).forEach(false, (n, o, inc) -> {
-                long[] a = (long[]) xa;
-                for (int i = 0; i < n; i++) lacc[o[1] + i * inc[1]] += a[o[0] + i * inc[0]];
-            });
-            Object oa = arr(out);
-            int[] ost = out.strides();
-            int[] cs = llava.core.Shapes.contiguousStrides(os);
-            Strided.of(os, new int[][] {ost, cs}, new int[] {out.offset(), 0}).forEach(false, (n, o, inc) -> {
-                for (int i = 0; i < n; i++) ((long[]) oa)[o[0] + i * inc[0]] = lacc[o[1] + i * inc[1]];
-            });
-            return;
-        }
-        storeAll(acc, out);
+        copyRaw(dense(acc, DType.F64, os), Raw.of(out), false);
+    }
+
+    /** Strides of x's dims into a row-major array of the reduced shape os (0 along reduced dims). */
+    private static int[] accStrides(int[] xs, int[] os) {
+        int[] st = llava.core.Shapes.contiguousStrides(os);
+        for (int d = 0; d < xs.length; d++) if (os[d] != xs[d]) st[d] = 0;
+        return st;
+    }
+
+    /** A row-major host array of the given shape as a Raw. */
+    private static Raw dense(Object arr, DType dt, int[] shape) {
+        return new Raw(arr, dt, shape, llava.core.Shapes.contiguousStrides(shape), 0);
     }
 
     private static double accumulate(ReduceOp op, double v, double[] buf, int m) {
@@ -376,24 +382,6 @@ public final class CpuBackend implements Backend {
             case MAX -> (Double.isNaN(b) || b > a) ? b : a;
             case MIN -> (Double.isNaN(b) || b < a) ? b : a;
         };
-    }
-
-    /** Writes a row-major double array into a tensor of any strides. */
-    static void storeAll(double[] vals, Tensor out) {
-        Object oa = arr(out);
-        int[] os = out.shape();
-        int[] cs = llava.core.Shapes.contiguousStrides(os);
-        Strided.of(os, new int[][] {out.strides(), cs}, new int[] {out.offset(), 0}).forEach(false, (n, o, inc) -> {
-            if (inc[1] == 1) {
-                double[] tmp = new double[n];
-                System.arraycopy(vals, o[1], tmp, 0, n);
-                Access.store(tmp, n, oa, out.dtype(), o[0], inc[0]);
-            } else {
-                double[] tmp = new double[n];
-                for (int i = 0; i < n; i++) tmp[i] = vals[o[1] + i * inc[1]];
-                Access.store(tmp, n, oa, out.dtype(), o[0], inc[0]);
-            }
-        });
     }
 
     @Override

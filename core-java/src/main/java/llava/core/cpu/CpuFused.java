@@ -34,6 +34,12 @@ final class CpuFused {
         }
     }
 
+    private static void addInto(double[] acc, double[] part) {
+        synchronized (acc) {
+            for (int i = 0; i < acc.length; i++) acc[i] += part[i];
+        }
+    }
+
     private static void storeAll(double[] v, Tensor t) {
         Access.store(v, v.length, arr(t), t.dtype(), t.offset(), 1);
     }
@@ -64,7 +70,6 @@ final class CpuFused {
         float[] rs = (float[]) arr(rstd);
         int xo = x.offset(), oo = out.offset(), ro = rstd.offset();
         DType xd = x.dtype(), od = out.dtype();
-        boolean f32 = xd == DType.F32 && od == DType.F32;
         Parallel.forRange(rows, grain(cols), (s, e) -> {
             double[] buf = new double[cols];
             for (int r = s; r < e; r++) {
@@ -72,16 +77,7 @@ final class CpuFused {
                 double ss = 0;
                 for (int i = 0; i < cols; i++) ss += buf[i] * buf[i];
                 double inv = 1.0 / Math.sqrt(ss / cols + eps);
-                if (f32) {
-                    // F32 model math as upstream: (x * rstd) rounded to float, then * weight
-                    float fi = (float) inv;
-                    for (int i = 0; i < cols; i++) {
-                        float h = (float) buf[i] * fi;
-                        buf[i] = w == null ? h : (float) w[i] * h;
-                    }
-                } else {
-                    for (int i = 0; i < cols; i++) buf[i] = buf[i] * inv * (w == null ? 1 : w[i]);
-                }
+                for (int i = 0; i < cols; i++) buf[i] = buf[i] * inv * (w == null ? 1 : w[i]);
                 rs[ro + r] = (float) inv;
                 Access.store(buf, cols, oa, od, oo + r * cols, 1);
             }
@@ -119,7 +115,6 @@ final class CpuFused {
         float[] rs = (float[]) arr(rstd);
         DType xd = x.dtype(), gd = gy.dtype(), od = gx.dtype();
         int xo = x.offset(), go = gy.offset(), oo = gx.offset(), ro = rstd.offset();
-        Object lock = new Object();
         Parallel.forRange(rows, grain(cols), (s, e) -> {
             double[] xb = new double[cols], gb = new double[cols];
             double[] local = gwAcc == null ? null : new double[cols];
@@ -137,7 +132,7 @@ final class CpuFused {
                 for (int i = 0; i < cols; i++) gb[i] = gb[i] * (w == null ? 1 : w[i]) * inv - xb[i] * c;
                 Access.store(gb, cols, oa, od, oo + r * cols, 1);
             }
-            if (local != null) synchronized (lock) { for (int i = 0; i < cols; i++) gwAcc[i] += local[i]; }
+            if (local != null) addInto(gwAcc, local);
         });
         if (gw != null) storeAll(gwAcc, gw);
     }
@@ -229,7 +224,6 @@ final class CpuFused {
         int xo = x.offset(), go = gy.offset(), oo = gx.offset();
         float[] ms = (float[]) arr(mean), rs = (float[]) arr(rstd);
         int mo = mean.offset(), ro = rstd.offset();
-        Object lock = new Object();
         Parallel.forRange(rows, grain(cols), (s, e) -> {
             double[] xb = new double[cols], gbuf = new double[cols], xhat = new double[cols];
             double[] lw = gwAcc == null ? null : new double[cols], lb = gbAcc == null ? null : new double[cols];
@@ -254,10 +248,8 @@ final class CpuFused {
                 }
                 Access.store(gbuf, cols, oa, od, oo + r * cols, 1);
             }
-            synchronized (lock) {
-                if (lw != null) for (int i = 0; i < cols; i++) gwAcc[i] += lw[i];
-                if (lb != null) for (int i = 0; i < cols; i++) gbAcc[i] += lb[i];
-            }
+            if (lw != null) addInto(gwAcc, lw);
+            if (lb != null) addInto(gbAcc, lb);
         });
         if (gw != null) storeAll(gwAcc, gw);
         if (gb != null) storeAll(gbAcc, gb);
@@ -271,9 +263,8 @@ final class CpuFused {
         float[] inv = invFreq.toFloatArray();
         Object xa = arr(x), oa = arr(out);
         DType xd = x.dtype(), od = out.dtype();
-        boolean f64 = xd == DType.F64;
         int xo = x.offset(), oo = out.offset();
-        if (!f64) {
+        if (!f64(x)) {
             // F32 in place on F32 storage with unit stride in D; otherwise through a widened row
             boolean direct = xd == DType.F32 && od == DType.F32 && xst[3] == 1 && ost[3] == 1;
             Parallel.forRange(B * T, Math.max(1, 4096 / Math.max(1, H * D)), (st, en) -> {
@@ -302,36 +293,23 @@ final class CpuFused {
             return;
         }
         Parallel.forRange(B * T, Math.max(1, 4096 / Math.max(1, H * D)), (st, en) -> {
-            double[] c = new double[half], sn = new double[half], buf = new double[D];
+            double[] c = new double[half], sn = new double[half], buf = new double[D], r = new double[D];
             for (int bt = st; bt < en; bt++) {
                 int b = bt / T, t = bt % T;
-                long p = pos[b * T + t];
+                double p = pos[b * T + t];
                 for (int i = 0; i < half; i++) {
-                    if (f64) {
-                        double ang = (double) p * inv[i];
-                        c[i] = Math.cos(ang);
-                        sn[i] = Math.sin(ang);
-                    } else {
-                        float ang = (float) p * inv[i]; // F32 angle, as upstream's table
-                        c[i] = (float) Math.cos(ang);
-                        sn[i] = (float) Math.sin(ang);
-                    }
-                    if (inverse) sn[i] = -sn[i];
+                    double ang = p * inv[i];
+                    c[i] = Math.cos(ang);
+                    sn[i] = inverse ? -Math.sin(ang) : Math.sin(ang);
                 }
                 for (int h = 0; h < H; h++) {
                     int xoff = xo + b * xst[0] + t * xst[1] + h * xst[2];
                     int ooff = oo + b * ost[0] + t * ost[1] + h * ost[2];
                     Access.load(xa, xd, xoff, xst[3], D, buf);
-                    double[] r = new double[D];
                     for (int i = 0; i < half; i++) {
                         double x1 = buf[i], x2 = buf[i + half];
-                        if (f64) {
-                            r[i] = x1 * c[i] - x2 * sn[i];
-                            r[i + half] = x2 * c[i] + x1 * sn[i];
-                        } else { // float products and sum, like q*cos + rotate_half(q)*sin in F32
-                            r[i] = (float) ((float) (x1 * c[i]) + (float) (-x2 * sn[i]));
-                            r[i + half] = (float) ((float) (x2 * c[i]) + (float) (x1 * sn[i]));
-                        }
+                        r[i] = x1 * c[i] - x2 * sn[i];
+                        r[i + half] = x2 * c[i] + x1 * sn[i];
                     }
                     Access.store(r, D, oa, od, ooff, ost[3]);
                 }
@@ -358,7 +336,6 @@ final class CpuFused {
         }
         Object ga = arr(gate), ua = arr(up), oa = arr(out);
         DType dt = gate.dtype(), od = out.dtype();
-        boolean f32 = dt == DType.F32;
         int go = gate.offset(), uo = up.offset(), oo = out.offset();
         Parallel.forRange(n, 1 << 14, (s, e) -> {
             double[] g = new double[Strided.BLOCK], u = new double[Strided.BLOCK];
@@ -368,7 +345,7 @@ final class CpuFused {
                 Access.load(ua, up.dtype(), uo + i0, 1, m, u);
                 for (int i = 0; i < m; i++) {
                     double a = g[i] * MathFns.sigmoid(g[i]);
-                    g[i] = f32 ? (float) a * (float) u[i] : a * u[i];
+                    g[i] = a * u[i];
                 }
                 Access.store(g, m, oa, od, oo + i0, 1);
             }

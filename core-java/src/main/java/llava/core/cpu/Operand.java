@@ -1,7 +1,6 @@
 package llava.core.cpu;
 
 import llava.core.DType;
-import llava.core.Half;
 
 /** A 2-D matrix inside a storage array: element (i, j) is at off + i * rs + j * cs. */
 record Operand(Object arr, DType dt, int off, int rs, int cs) {
@@ -23,24 +22,9 @@ record Operand(Object arr, DType dt, int off, int rs, int cs) {
      */
     void loadBlock(int i0, int m, int j0, int n, float[] dst, int dstOff, int rowInc, int colInc) {
         if (rs == 1 && cs != 1) { // columns are contiguous: read column by column
-            for (int j = 0; j < n; j++) gather(off + i0 + (j0 + j) * cs, 1, m, dst, dstOff + j * colInc, rowInc);
+            for (int j = 0; j < n; j++) Access.loadF(arr, dt, off + i0 + (j0 + j) * cs, 1, m, dst, dstOff + j * colInc, rowInc);
         } else {
-            for (int i = 0; i < m; i++) gather(off + (i0 + i) * rs + j0 * cs, cs, n, dst, dstOff + i * rowInc, colInc);
-        }
-    }
-
-    /** dst[d + t * dInc] = (float) src[s + t * sInc] for t < n. */
-    private void gather(int s, int sInc, int n, float[] dst, int d, int dInc) {
-        switch (dt) {
-            case F32 -> {
-                float[] a = (float[]) arr;
-                if (sInc == 1 && dInc == 1) System.arraycopy(a, s, dst, d, n);
-                else for (int t = 0; t < n; t++) dst[d + t * dInc] = a[s + t * sInc];
-            }
-            case BF16 -> { short[] a = (short[]) arr; for (int t = 0; t < n; t++) dst[d + t * dInc] = Half.bf16ToFloat(a[s + t * sInc]); }
-            case F16 -> { short[] a = (short[]) arr; for (int t = 0; t < n; t++) dst[d + t * dInc] = Half.f16ToFloat(a[s + t * sInc]); }
-            case F64 -> { double[] a = (double[]) arr; for (int t = 0; t < n; t++) dst[d + t * dInc] = (float) a[s + t * sInc]; }
-            default -> throw new IllegalArgumentException("matmul of " + dt);
+            for (int i = 0; i < m; i++) Access.loadF(arr, dt, off + (i0 + i) * rs + j0 * cs, cs, n, dst, dstOff + i * rowInc, colInc);
         }
     }
 }

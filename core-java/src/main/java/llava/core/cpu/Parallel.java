@@ -4,6 +4,7 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.RecursiveAction;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 
 /** Splits index ranges over the CPU cores. */
@@ -28,22 +29,11 @@ public final class Parallel {
     public static void forRange(int n, int grain, RangeBody body) {
         if (n <= 0) return;
         int chunks = Math.min(THREADS, Math.max(1, n / Math.max(1, grain)));
-        if (chunks <= 1 || POOL == null || ForkJoinTask.inForkJoinPool()) {
+        if (sequential(chunks)) {
             body.run(0, n);
             return;
         }
-        POOL.invoke(new RecursiveAction() {
-            @Override
-            protected void compute() {
-                ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks - 1];
-                for (int c = 1; c < chunks; c++) {
-                    int s = (int) ((long) n * c / chunks), e = (int) ((long) n * (c + 1) / chunks);
-                    tasks[c - 1] = ForkJoinTask.adapt(() -> body.run(s, e)).fork();
-                }
-                body.run(0, (int) ((long) n / chunks));
-                for (int i = tasks.length - 1; i >= 0; i--) tasks[i].join();
-            }
-        });
+        fanOut(chunks, c -> body.run((int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks)));
     }
 
     @FunctionalInterface
@@ -61,24 +51,32 @@ public final class Parallel {
     public static <S> void forDynamic(int n, Supplier<S> scratch, TaskBody<S> body, java.util.function.Consumer<S> done) {
         if (n <= 0) return;
         int workers = Math.min(THREADS, n);
-        if (workers <= 1 || POOL == null || ForkJoinTask.inForkJoinPool()) {
-            S s = scratch.get();
-            for (int i = 0; i < n; i++) body.run(s, i);
-            if (done != null) done.accept(s);
-            return;
-        }
         AtomicInteger next = new AtomicInteger();
-        Runnable worker = () -> {
+        IntConsumer worker = w -> {
             S s = scratch.get();
             for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) body.run(s, i);
             if (done != null) done.accept(s);
         };
+        if (sequential(workers)) worker.accept(0);
+        else fanOut(workers, worker);
+    }
+
+    /** One part only, no pool, or already on a pool thread (nested calls run sequentially). */
+    private static boolean sequential(int parts) {
+        return parts <= 1 || POOL == null || ForkJoinTask.inForkJoinPool();
+    }
+
+    /** Runs part(0..parts) on the pool: parts 1.. forked, part 0 on the calling thread, then all joined. */
+    private static void fanOut(int parts, IntConsumer part) {
         POOL.invoke(new RecursiveAction() {
             @Override
             protected void compute() {
-                ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[workers - 1];
-                for (int w = 0; w < tasks.length; w++) tasks[w] = ForkJoinTask.adapt(worker).fork();
-                worker.run();
+                ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[parts - 1];
+                for (int c = 1; c < parts; c++) {
+                    int p = c;
+                    tasks[c - 1] = ForkJoinTask.adapt(() -> part.accept(p)).fork();
+                }
+                part.accept(0);
                 for (int i = tasks.length - 1; i >= 0; i--) tasks[i].join();
             }
         });

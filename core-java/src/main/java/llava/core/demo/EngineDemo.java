@@ -222,12 +222,8 @@ public final class EngineDemo implements Command {
                 for (int pos = 0; pos < n; pos++) {
                     int T = n + 2 + pos;
                     long[] ids = new long[B * T];
-                    for (int b = 0; b < B; b++) {
-                        int[] x = problems[start + b];
-                        ids[b * T] = DigitTask.BOS;
-                        for (int i = 0; i < n; i++) ids[b * T + 1 + i] = x[i];
-                        ids[b * T + n + 1] = DigitTask.SEP;
-                        for (int i = 0; i < pos; i++) ids[b * T + n + 2 + i] = answers[start + b][i];
+                    for (int b = 0; b < B; b++) { // BOS x SEP and the answer digits decoded so far
+                        System.arraycopy(task.sequence(problems[start + b], answers[start + b]), 0, ids, b * T, T);
                     }
                     try (Scope sc = Scope.open()) {
                         Tensor logits = model.forward(Tensor.of(ids, B, T).to(device));

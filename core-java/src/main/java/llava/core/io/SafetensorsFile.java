@@ -189,13 +189,6 @@ public final class SafetensorsFile implements TensorSource {
     @Override public int[] shape(String name) { return entry(name).shape(); }
     @Override public long nbytes(String name) { return entry(name).nbytes(); }
 
-    /** The tensor in its stored dtype, on the CPU. */
-    @Override
-    public Tensor load(String name) throws IOException {
-        Entry e = entry(name);
-        return load(name, e.dtype(), Device.CPU);
-    }
-
     /** The tensor converted to dtype on device, converted chunk by chunk from the mapped file. */
     @Override
     public Tensor load(String name, DType dtype, Device device) throws IOException {

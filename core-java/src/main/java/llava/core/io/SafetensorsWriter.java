@@ -68,7 +68,7 @@ public final class SafetensorsWriter {
             if (t == null) throw new IllegalArgumentException("tensor '" + e.getKey() + "' is null");
             out.add(new Pending(e.getKey(), t.dtype(), t.shape(), t::detach)); // a handle of our own, closed after writing
         }
-        return out;
+        return checkNames(out);
     }
 
     private static List<Pending> fromSource(TensorSource source, Collection<String> names) throws IOException {
@@ -77,7 +77,18 @@ public final class SafetensorsWriter {
             if (!source.contains(n)) throw new IllegalArgumentException("no tensor '" + n + "' in " + source.describe());
             out.add(new Pending(n, source.dtype(n), source.shape(n), () -> source.load(n)));
         }
-        return out;
+        return checkNames(out);
+    }
+
+    /** Refuses null, reserved and repeated names, before anything is written (a later shard's too). */
+    private static List<Pending> checkNames(List<Pending> items) {
+        Set<String> seen = new HashSet<>();
+        for (Pending p : items) {
+            if (p.name() == null) throw new IllegalArgumentException("tensor names must not be null");
+            if (p.name().equals("__metadata__")) throw new IllegalArgumentException("'__metadata__' is reserved and cannot name a tensor");
+            if (!seen.add(p.name())) throw new IllegalArgumentException("duplicate tensor name '" + p.name() + "'");
+        }
+        return items;
     }
 
     private static void writeFile(Path file, List<Pending> items, Map<String, String> metadata) throws IOException {
@@ -150,12 +161,8 @@ public final class SafetensorsWriter {
             sb.append('}');
             first = false;
         }
-        Set<String> seen = new HashSet<>();
         long offset = 0;
         for (Pending p : ordered) {
-            if (p.name() == null) throw new IllegalArgumentException("tensor names must not be null");
-            if (p.name().equals("__metadata__")) throw new IllegalArgumentException("'__metadata__' is reserved and cannot name a tensor");
-            if (!seen.add(p.name())) throw new IllegalArgumentException("duplicate tensor name '" + p.name() + "'");
             if (!first) sb.append(',');
             first = false;
             jsonString(sb, p.name(), false);

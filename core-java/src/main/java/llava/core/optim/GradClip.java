@@ -19,7 +19,10 @@ public final class GradClip {
      * in F32 whatever the gradients' dtype. One device-to-host transfer per device.
      */
     public static double totalNorm(Iterable<Tensor> params) {
-        List<Tensor> grads = grads(params);
+        return norm(grads(params));
+    }
+
+    private static double norm(List<Tensor> grads) {
         if (grads.isEmpty()) return 0.0;
         try (GradMode ng = GradMode.noGrad(); Scope s = Scope.open()) {
             Map<Device, Tensor> perDevice = new LinkedHashMap<>();
@@ -41,11 +44,12 @@ public final class GradClip {
      */
     public static double clipGradNorm(Iterable<Tensor> params, double maxNorm) {
         if (!(maxNorm > 0)) throw new IllegalArgumentException("clipGradNorm: max norm must be positive, got " + maxNorm);
-        double total = totalNorm(params);
+        List<Tensor> grads = grads(params);
+        double total = norm(grads);
         float coef = (float) (maxNorm / (total + 1e-6));
         if (coef < 1.0f || Float.isNaN(coef)) {
             try (GradMode ng = GradMode.noGrad()) {
-                for (Tensor g : grads(params)) g.mul_(coef);
+                for (Tensor g : grads) g.mul_(coef);
             }
         }
         return total;

@@ -144,6 +144,28 @@ class SafetensorsWriterTest {
         assertFalse(Files.exists(dir.resolve("x.safetensors")));
     }
 
+    /** Bad names are refused before any shard is written, also when they would land in a later shard. */
+    @Test
+    void shardedWritesCheckEveryNameBeforeWritingAnything() throws IOException {
+        Map<String, Tensor> ts = new LinkedHashMap<>();
+        for (String n : List.of("a", "b", "__metadata__")) ts.put(n, Tensor.zeros(4));
+        Path out = dir.resolve("ck");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> SafetensorsWriter.writeSharded(out, "model.safetensors", ts, null, 16)); // one tensor per shard
+        assertTrue(e.getMessage().contains("reserved"), e.getMessage());
+        assertFalse(Files.exists(out.resolve("model-00001-of-00003.safetensors")), "a shard was written before the check");
+        ts.remove("__metadata__");
+        Path src = dir.resolve("src.safetensors");
+        SafetensorsWriter.write(src, ts, null);
+        try (SafetensorsFile sf = SafetensorsFile.open(src)) {
+            e = assertThrows(IllegalArgumentException.class,
+                () -> SafetensorsWriter.writeSharded(out, "model.safetensors", sf, List.of("a", "b", "a"), null, 16));
+            assertTrue(e.getMessage().contains("duplicate tensor name 'a'"), e.getMessage());
+        }
+        assertFalse(Files.exists(out.resolve("model.safetensors.index.json")), "an index naming one of two copies of 'a'");
+        ts.values().forEach(Tensor::close);
+    }
+
     /** A failing write leaves the previous file intact and no temporary file behind. */
     @Test
     void failedWriteKeepsTheOldFileAndLeavesNoTemporaryFile() throws IOException {

@@ -50,6 +50,17 @@ class GradClipTest {
         }
     }
 
+    /** The parameters are walked once, so a one-shot Iterable (a stream's iterator) is clipped too. */
+    @Test void parametersAreIteratedOnce() {
+        try (Scope s = Scope.open()) {
+            Tensor a = Tensor.zeros(2).requiresGrad(true);
+            a.setGrad(Tensor.of(3f, 4f));
+            Iterable<Tensor> once = java.util.stream.Stream.of(a)::iterator;
+            assertEquals(5.0, GradClip.clipGradNorm(once, 1.0), 1e-6);
+            assertArrayEquals(new float[] {0.6f, 0.8f}, a.grad().toFloatArray(), 1e-6f);
+        }
+    }
+
     /** BF16 gradients are summed in F32: 4096 values of 1 give 64 exactly (BF16 accumulation would stall at 256 ones). */
     @Test void halfGradientsAreSummedInF32() {
         try (Scope s = Scope.open()) {
